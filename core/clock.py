@@ -1,0 +1,57 @@
+"""Time as a dependency: providers sign with ``now()``, retries wait with ``sleep()``.
+
+Injecting the clock is what makes signatures reproducible (``Client(clock=FixedClock(...))``)
+and retry tests instant.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+__all__ = ["Clock", "SystemClock", "FixedClock"]
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Seconds since the Unix epoch (wall clock, for signatures)."""
+
+    def monotonic(self) -> float:
+        """A monotonic reading in seconds (for latencies and deadlines)."""
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
+
+
+class FixedClock:
+    """A clock that only moves when told (or when slept on): for tests and reproducible requests."""
+
+    def __init__(self, start: float = 0.0) -> None:
+        self.current = float(start)
+        self.slept: list[float] = []
+
+    def now(self) -> float:
+        return self.current
+
+    def monotonic(self) -> float:
+        return self.current
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.current += max(0.0, seconds)
+
+    def advance(self, seconds: float) -> None:
+        self.current += seconds

@@ -1,0 +1,221 @@
+"""The provider contract: pure translation between the neutral schema and one vendor's wire.
+
+A provider never does I/O and never reads the clock: the client hands it the time (``now``,
+seconds since the epoch, from the injected clock) and the transport carries the bytes. That is
+what makes every provider testable byte for byte.
+
+A provider is registered as a :class:`ProviderSpec` through the ``register_providers`` hook (see
+``llmplex.hookspecs``). One class may back several specs (presets), each with its own name,
+base URL and credentials.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import (
+    Any,
+    Callable,
+    ClassVar,
+    Dict,
+    Iterable,
+    List,
+    Literal,
+    Mapping,
+    Optional,
+    Protocol,
+    Tuple,
+)
+
+from pydantic import SecretStr
+
+from .errors import PARSE_FAILURES, LLMError, ProtocolError
+from .request import ChatRequest
+from .response import ChatChunk, ChatResponse
+
+__all__ = [
+    "WireRequest",
+    "WireResponse",
+    "Credential",
+    "ProviderSettings",
+    "ProviderSpec",
+    "Provider",
+    "StreamParser",
+    "Token",
+    "SPEC_VERSION",
+    "parse_json_body",
+]
+
+SPEC_VERSION = 1
+
+Framing = Literal["json", "sse", "ndjson", "websocket"]
+
+
+@dataclass(frozen=True)
+class WireRequest:
+    """Exactly what goes on the wire. ``framing`` tells the transport how to read the reply.
+
+    For ``framing="websocket"`` the transport opens ``url`` (already signed) and sends ``body`` as
+    the first text frame; every text frame received is handed to the stream parser.
+    """
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: Optional[bytes] = None
+    framing: Framing = "json"
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON (for tests and ``llmplex request``)."""
+        return None if self.body is None else json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class WireResponse:
+    """A complete reply: status, headers (lower-cased names) and the body bytes."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    @property
+    def request_id(self) -> Optional[str]:
+        for name in ("x-request-id", "request-id", "x-tc-requestid", "x-acs-request-id", "x-log-id"):
+            if name in self.headers:
+                return self.headers[name]
+        return None
+
+
+@dataclass(frozen=True)
+class Credential:
+    """A credential a provider needs: its config key and the environment variables it reads."""
+
+    key: str
+    env: Tuple[str, ...] = ()
+    required: bool = True
+    secret: bool = True
+
+
+@dataclass(frozen=True)
+class Token:
+    """A short-lived token obtained by a token exchange (Baidu, Huawei)."""
+
+    value: str
+    expires_at: float
+
+    def __repr__(self) -> str:
+        return f"Token(value='***', expires_at={self.expires_at})"
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """Resolved settings handed to a provider: credentials, base URL and options."""
+
+    name: str
+    base_url: Optional[str] = None
+    #: Credential values as pydantic ``SecretStr``: they print as ``**********``.
+    credentials: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def credential(self, key: str) -> Optional[str]:
+        value = self.credentials.get(key)
+        return value.get_secret_value() if value is not None else None
+
+    def __repr__(self) -> str:
+        keys = ", ".join(sorted(self.credentials))
+        return f"ProviderSettings(name={self.name!r}, base_url={self.base_url!r}, credentials=[{keys}])"
+
+
+class StreamParser(Protocol):
+    """Turns a stream's decoded events into chunks; one instance per stream.
+
+    ``feed`` receives an ``SSEEvent`` (framing ``sse``), a parsed JSON value (``ndjson``) or a
+    text frame (``websocket``). ``done`` becomes true once the vendor's end-of-stream marker was
+    seen; ``close`` is called at the end of the byte stream and raises
+    ``StreamInterruptedError`` if the marker never came.
+    """
+
+    done: bool
+
+    def feed(self, event: Any) -> List[ChatChunk]: ...
+
+    def close(self) -> List[ChatChunk]: ...
+
+
+class Provider:
+    """Base class of every provider. Subclasses implement the pure translation methods."""
+
+    #: The contract version this provider was written for; the host refuses others.
+    spec_version: ClassVar[int] = SPEC_VERSION
+    #: Whether the vendor can answer without streaming; if not, ``chat`` streams and assembles.
+    supports_non_streaming: ClassVar[bool] = True
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        self.name = settings.name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, base_url={self.settings.base_url!r})"
+
+    # -- required --------------------------------------------------------------------------
+    def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
+        """The wire request for ``request``; ``now`` is the injected clock's time."""
+        raise NotImplementedError
+
+    def parse_response(self, response: WireResponse, request: ChatRequest) -> ChatResponse:
+        """A successful (2xx) reply as a ChatResponse; raise an LLMError for an in-body error."""
+        raise NotImplementedError
+
+    def stream_parser(self, request: ChatRequest) -> StreamParser:
+        raise NotImplementedError
+
+    def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
+        """An error reply (non-2xx) as the matching LLMError."""
+        raise NotImplementedError
+
+    # -- optional: token exchange ----------------------------------------------------------
+    def token_request(self, *, now: float) -> Optional[WireRequest]:
+        """A request that obtains a short-lived token, or None if the vendor needs none."""
+        return None
+
+    def parse_token(self, response: WireResponse, *, now: float) -> Token:
+        raise NotImplementedError
+
+    # -- secrets ---------------------------------------------------------------------------
+    def secrets(self) -> List[str]:
+        """Every value that must never appear in logs, reprs or errors."""
+        return [v.get_secret_value() for v in self.settings.credentials.values() if v.get_secret_value()]
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    """What a plugin registers: a name, how to build the provider, and what it needs."""
+
+    name: str
+    factory: Callable[[ProviderSettings], Provider]
+    credentials: Tuple[Credential, ...] = ()
+    default_base_url: Optional[str] = None
+    description: str = ""
+    #: Options applied before the user's config (e.g. a preset's documented rate limit).
+    default_options: Mapping[str, Any] = field(default_factory=dict)
+    spec_version: int = SPEC_VERSION
+
+
+def parse_json_body(body: bytes, *, provider: str, what: str = "reply") -> Any:
+    """JSON from a vendor body; tolerates leading blank lines (DeepSeek keep-alive) and a BOM."""
+    try:
+        text = body.decode("utf-8-sig").strip()
+        return json.loads(text)
+    except PARSE_FAILURES as exc:
+        raise ProtocolError(
+            f"{provider} {what} is not valid JSON: {exc}", provider=provider, raw=body[:65536]
+        ) from None
+
+
+def iter_dicts(value: Any) -> Iterable[Dict[str, Any]]:
+    """The dict items of a list (vendors sometimes put nulls in arrays)."""
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                yield item

@@ -1,0 +1,142 @@
+"""Replay recorded HTTP traffic from a loopback server (for ``llmplex demo``, tests, benchmarks).
+
+Cassettes are vcrpy cassettes in its JSON serialisation (``{"version": 1, "interactions": [...],
+"metadata": {"source": ...}}``), so this module needs no YAML parser and no vcrpy at run time.
+The server listens on 127.0.0.1 only and answers the recorded responses in order, writing
+streamed bodies in small pieces so that the client's decoders see real chunking.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Union
+from urllib.parse import urlsplit
+
+__all__ = ["Cassette", "Interaction", "load_cassette", "ReplayServer", "cassette_path"]
+
+
+@dataclass
+class Interaction:
+    method: str
+    uri: str
+    request_body: str
+    status: int
+    headers: Dict[str, str]
+    body: bytes
+
+    @property
+    def path(self) -> str:
+        parts = urlsplit(self.uri)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass
+class Cassette:
+    interactions: List[Interaction]
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+def cassette_path(name: str) -> Path:
+    """A cassette shipped with llmplex, e.g. ``cassette_path("openai/demo_conversation.json")``."""
+    from importlib.resources import files
+
+    return Path(str(files("llmplex.cassettes").joinpath(name)))
+
+
+def load_cassette(path: Union[str, Path]) -> Cassette:
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    interactions = []
+    for item in data["interactions"]:
+        request, response = item["request"], item["response"]
+        body = response["body"]["string"]
+        interactions.append(
+            Interaction(
+                method=request["method"],
+                uri=request["uri"],
+                request_body=request.get("body") or "",
+                status=int(response["status"]["code"]),
+                headers={k: v[0] if isinstance(v, list) else v for k, v in response.get("headers", {}).items()},
+                body=body.encode("utf-8") if isinstance(body, str) else bytes(body),
+            )
+        )
+    return Cassette(interactions, dict(data.get("metadata") or {}))
+
+
+class ReplayServer:
+    """Serves recorded interactions in order on ``http://127.0.0.1:<port>``.
+
+    Each request takes the next unplayed interaction whose method and path match. ``received``
+    keeps what the client sent (method, path, headers, body) for assertions.
+    """
+
+    def __init__(self, interactions: List[Interaction], *, chunk_size: int = 64) -> None:
+        self._pending = list(interactions)
+        self._lock = threading.Lock()
+        self.received: List[Dict[str, Any]] = []
+        self.chunk_size = chunk_size
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+                return
+
+            def do_POST(self) -> None:
+                server._serve(self)
+
+            do_GET = do_POST
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread: Optional[threading.Thread] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __enter__(self) -> ReplayServer:
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _next(self, method: str, path: str) -> Optional[Interaction]:
+        with self._lock:
+            for index, item in enumerate(self._pending):
+                if item.method == method and urlsplit(item.uri).path == path.split("?")[0]:
+                    return self._pending.pop(index)
+        return None
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        self.received.append(
+            {"method": handler.command, "path": handler.path, "headers": dict(handler.headers), "body": body}
+        )
+        interaction = self._next(handler.command, handler.path)
+        if interaction is None:
+            handler.send_response(599, "No recorded interaction")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        handler.send_response(interaction.status)
+        for name, value in interaction.headers.items():
+            if name.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                handler.send_header(name, value)
+        handler.send_header("Transfer-Encoding", "chunked")
+        handler.end_headers()
+        data = interaction.body
+        for start in range(0, len(data), self.chunk_size):
+            piece = data[start : start + self.chunk_size]
+            handler.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
+            handler.wfile.flush()
+        handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()

@@ -1,0 +1,1 @@
+"""Request signers shared by providers: pure functions of their inputs, no clock reads."""

@@ -1,0 +1,1 @@
+"""Transports: the only place llmplex does I/O."""

@@ -1,0 +1,256 @@
+"""Incremental Server-Sent Events decoder working on raw bytes.
+
+Follows WHATWG HTML §9.2.6 ("Interpreting an event stream") with three deliberate, documented
+deviations, all chosen so that vendor parsers above this layer see everything the vendor sent:
+
+* invalid UTF-8 raises :class:`~llmplex.errors.ProtocolError` instead of being replaced by U+FFFD
+  (a mangled JSON payload would only fail later, further from its cause);
+* at end of stream a pending event that was not followed by a blank line **is** dispatched
+  (see :meth:`SSEDecoder.close`);
+* lines that are not SSE fields are kept in :attr:`SSEDecoder.stray_lines` instead of being
+  silently dropped (Gemini sends its mid-stream errors as raw, un-prefixed JSON).
+
+The decoder never gives ``[DONE]`` or any other payload a special meaning: it is just data, and
+only the vendor's protocol layer knows whether it ends the stream.
+
+Why not ``requests.Response.iter_lines()``: it turns a CRLF split across two network chunks into
+two line endings (a spurious blank line, which in SSE dispatches an event early) and, with
+``decode_unicode=True``, also splits on U+2028, U+0085 and friends, which are legal inside JSON
+strings (psf/requests #3980, #5540). Here lines are split on bytes, only at CR, LF or CRLF, with
+the CR/LF pair tracked across chunks, and decoded to text one complete line at a time, so a
+multi-byte character split between chunks is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError, ProtocolError
+
+__all__ = ["SSEEvent", "SSEDecoder"]
+
+_BOM = b"\xef\xbb\xbf"
+_CR = 0x0D
+_LF = 0x0A
+_COLON = 0x3A
+#: How much of an oversized line an error keeps in ``raw``: enough to recognise it, not 8 MiB.
+_RAW_PREVIEW = 1024
+
+
+@dataclass(frozen=True)
+class SSEEvent:
+    """One dispatched Server-Sent Event.
+
+    ``data`` is the ``data:`` lines of the event joined with ``"\\n"``; ``event`` is the ``event:``
+    field or ``"message"`` when there was none; ``id`` is the last event ID seen on the stream so
+    far (per the spec it carries over to later events until another ``id:`` line changes it; an
+    empty ``id:`` resets it to ``None``); ``retry`` is the ``retry:`` value given inside this
+    event's block, if any.
+    """
+
+    data: str
+    event: str = "message"
+    id: str | None = None
+    retry: int | None = None
+
+
+class SSEDecoder:
+    """Turn an SSE byte stream, cut into chunks anywhere, into :class:`SSEEvent` objects.
+
+    Feed every network chunk to :meth:`feed` and call :meth:`close` once the stream has ended.
+    Both return the events completed by that call. The result does not depend on where the byte
+    stream was split.
+
+    Rules (WHATWG §9.2.6): lines end in CRLF, LF or CR; one leading UTF-8 BOM is stripped; a line
+    starting with ``:`` is a comment and ignored (``: keep-alive``, DashScope's
+    ``:HTTP_STATUS/200``); ``field:value`` loses one optional space after the colon; a line
+    without a colon is a field with an empty value; several ``data`` lines are joined with
+    ``"\\n"``; an ``id`` containing NUL is ignored; a ``retry`` that is not all ASCII digits is
+    ignored. A blank line dispatches the pending event if at least one ``data`` line was seen (so
+    ``data:`` alone dispatches an event with empty data); a block with only ``event:``, ``id:``
+    or ``retry:`` lines and no ``data`` is **not** dispatched, as the spec says (openai-python
+    deviates here), although its ``id`` still applies to later events.
+
+    Lines that are not SSE fields (unknown field names, or colon-less lines other than the four
+    field names) are appended, decoded and without their line ending, to :attr:`stray_lines`, so
+    a vendor parser can recognise e.g. a raw JSON error body. The list grows with the stream;
+    a parser that inspects it may clear it.
+
+    Errors: a line that is not valid UTF-8, or a line longer than ``max_line_bytes`` (whether
+    complete or still unterminated), raises :class:`~llmplex.errors.ProtocolError` with the
+    offending bytes (at most the first KiB) in ``raw``. When the failing line comes after events
+    completed by the same call, those events are returned first and the error is raised by the
+    next :meth:`feed` or :meth:`close`, so a final error frame is never lost to a later bad line.
+    After an error the decoder is dead: every later call raises the same error, because line
+    synchronisation cannot be trusted any more. Nothing but llmplex errors is ever raised.
+    """
+
+    def __init__(self, *, max_line_bytes: int = 8 * 1024 * 1024) -> None:
+        if max_line_bytes < 1:
+            raise ConfigError(f"max_line_bytes must be positive, got {max_line_bytes}")
+        self.max_line_bytes = max_line_bytes
+        #: Lines that are not SSE fields, decoded, in arrival order.
+        self.stray_lines: list[str] = []
+        #: Total bytes fed so far, for error reports.
+        self.received = 0
+        # The unterminated tail of the stream. It never contains CR or LF, so a new chunk only
+        # has to be scanned by itself: the buffer is never re-scanned.
+        self._buf = bytearray()
+        # The previous chunk ended in CR: an LF opening the next chunk completes that CRLF and
+        # must not count as a second (blank, dispatching) line.
+        self._skip_lf = False
+        self._at_start = True  # the BOM may only be stripped from the very first line
+        self._data: list[str] = []
+        self._event = ""
+        self._last_id: str | None = None
+        self._retry: int | None = None
+        self._error: ProtocolError | None = None
+
+    def feed(self, chunk: bytes | bytearray | memoryview) -> list[SSEEvent]:
+        """Consume the next piece of the stream; return the events it completed."""
+        chunk = _as_bytes(chunk)
+        self.received += len(chunk)
+        if self._error is not None:
+            raise self._error
+        if not chunk:
+            return []
+        if self._skip_lf:
+            self._skip_lf = False
+            if chunk[0] == _LF:
+                chunk = chunk[1:]
+                if not chunk:
+                    return []
+        # bytes.splitlines splits on exactly CR, LF and CRLF (unlike str.splitlines, which also
+        # splits on U+2028, U+0085, ...), in C, without a Python loop over the bytes.
+        pieces = chunk.splitlines(True)
+        tail = pieces[-1]
+        last = tail[-1]
+        partial = b""
+        if last == _CR:
+            # A complete line, but the LF of a CRLF may still be in the next chunk.
+            self._skip_lf = True
+        elif last != _LF:
+            partial = pieces.pop()
+        events: list[SSEEvent] = []
+        try:
+            if pieces:
+                buf = self._buf
+                if buf:
+                    pieces[0] = bytes(buf) + pieces[0]
+                    buf.clear()
+                for piece in pieces:
+                    # Each piece holds exactly one line ending, at its end.
+                    self._line(piece.rstrip(b"\r\n"), events)
+            if partial:
+                self._buf += partial
+                if len(self._buf) > self.max_line_bytes:
+                    raise _too_long(self._buf, self.max_line_bytes, self.received)
+        except ProtocolError as exc:
+            return self._fail(exc, events)
+        return events
+
+    def close(self) -> list[SSEEvent]:
+        """End of stream: process an unterminated last line and flush a pending event.
+
+        Deviation from the spec, which discards an event not followed by a blank line: the
+        pending event is dispatched if it has data. The transport cannot tell a truncated stream
+        from a finished one anyway; vendor parsers check for their own terminator (``[DONE]``,
+        ``message_stop``, ``done: true``, ...), and discarding the last event would drop a final
+        error frame from a vendor that closes the connection right after it.
+        """
+        if self._error is not None:
+            raise self._error
+        events: list[SSEEvent] = []
+        try:
+            if self._buf:
+                line = bytes(self._buf)
+                self._buf.clear()
+                self._line(line, events)
+            self._dispatch(events)
+        except ProtocolError as exc:
+            return self._fail(exc, events)
+        finally:
+            self._skip_lf = False
+        return events
+
+    def _fail(self, exc: ProtocolError, events: list[SSEEvent]) -> list[SSEEvent]:
+        self._error = exc
+        self._buf.clear()
+        if events:
+            # Deliver what came before the bad line; the next call raises.
+            return events
+        raise exc
+
+    def _line(self, line: bytes, events: list[SSEEvent]) -> None:
+        # Checked before the BOM is stripped, like the unterminated buffer, so that where the
+        # stream was split cannot change whether a line is too long.
+        if len(line) > self.max_line_bytes:
+            raise _too_long(line, self.max_line_bytes, self.received)
+        if self._at_start:
+            self._at_start = False
+            if line.startswith(_BOM):
+                line = line[3:]
+        if not line:
+            self._dispatch(events)
+            return
+        if line[0] == _COLON:
+            # A comment. Not even decoded: keep-alive filler with odd bytes must not kill a stream.
+            return
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(
+                f"stream line is not valid UTF-8 (bad byte at offset {exc.start} of the line,"
+                f" {self.received} bytes received)",
+                raw=line,
+            ) from None
+        name, colon, value = text.partition(":")
+        if colon and value[:1] == " ":
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            if "\0" not in value:
+                # The spec's empty last event ID means "none".
+                self._last_id = value or None
+        elif name == "retry":
+            if value.isascii() and value.isdigit():
+                try:
+                    self._retry = int(value)
+                except ValueError:  # more digits than int() accepts (Python >= 3.11 limit)
+                    pass
+        else:
+            self.stray_lines.append(text)
+
+    def _dispatch(self, events: list[SSEEvent]) -> None:
+        if self._data:
+            events.append(
+                SSEEvent(
+                    data="\n".join(self._data),
+                    event=self._event or "message",
+                    id=self._last_id,
+                    retry=self._retry,
+                )
+            )
+            self._data = []
+        # The spec resets the event type even when nothing is dispatched; retry is per block.
+        self._event = ""
+        self._retry = None
+
+
+def _as_bytes(chunk: object) -> bytes:
+    if type(chunk) is bytes:
+        return chunk
+    if isinstance(chunk, (bytearray, memoryview)):
+        return bytes(chunk)
+    # Text would already have been decoded with a guessed charset (requests guesses ISO-8859-1).
+    raise ProtocolError(f"stream chunks must be bytes, not {type(chunk).__name__}")
+
+
+def _too_long(line: bytes | bytearray, limit: int, received: int) -> ProtocolError:
+    return ProtocolError(
+        f"stream line is longer than {limit} bytes ({received} bytes received)",
+        raw=bytes(line[:_RAW_PREVIEW]),
+    )

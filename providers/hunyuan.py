@@ -1,0 +1,1 @@
+"""Tencent Hunyuan (native API, TC3-HMAC-SHA256)."""

@@ -1,0 +1,486 @@
+"""The OpenAI chat-completions wire format and every endpoint that speaks it.
+
+One translator class, :class:`OpenAICompatible`, and a table of presets, each a tiny description
+of one vendor's endpoint: base URL, credential, and the documented deviations it needs
+(``shared/reference/vendors.md`` §1 and §1A).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Tuple
+
+from llmplex.error_mapping import status_error
+from llmplex.errors import InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
+from llmplex.hookspecs import hookimpl
+from llmplex.messages import ImagePart, Message
+from llmplex.openai_format import message_to_openai, tool_choice_to_openai, tool_to_openai
+from llmplex.provider import (
+    Credential,
+    Provider,
+    ProviderSettings,
+    ProviderSpec,
+    WireRequest,
+    WireResponse,
+    iter_dicts,
+    parse_json_body,
+)
+from llmplex.request import ChatRequest
+from llmplex.response import ChatChunk, ChatResponse, FinishReason, ToolCallDelta, Usage, tool_call_from_vendor
+from llmplex.transport.sse import SSEEvent
+
+__all__ = ["OpenAICompatible", "Preset", "PRESETS", "normalise_finish_reason", "parse_usage"]
+
+ReasoningEcho = Literal["drop", "keep", "tool_turns"]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One OpenAI-compatible endpoint and its documented deviations."""
+
+    name: str
+    base_url: Optional[str]
+    env: Tuple[str, ...]
+    description: str
+    #: Whether an API key is required (local servers run without one).
+    key_required: bool = True
+    #: Send ``stream_options.include_usage`` when streaming (usage arrives in a last chunk).
+    stream_usage: bool = True
+    #: Whether the endpoint accepts ``tool_choice``.
+    tool_choice: bool = True
+    #: Whether image parts may be web URLs (Ollama takes base64 only).
+    image_urls: bool = True
+    #: What to do with ``reasoning_content`` on assistant turns sent back: OpenAI rejects it,
+    #: DeepSeek and Moonshot require it (``""`` when absent) on tool-call turns in thinking mode.
+    reasoning_echo: ReasoningEcho = "keep"
+    #: Options applied before the user's config (e.g. a documented rate limit).
+    default_options: Mapping[str, Any] = field(default_factory=dict)
+
+
+PRESETS: Tuple[Preset, ...] = (
+    Preset("openai", "https://api.openai.com/v1", ("OPENAI_API_KEY",), "OpenAI", reasoning_echo="drop"),
+    Preset(
+        "deepseek",
+        "https://api.deepseek.com",
+        ("DEEPSEEK_API_KEY",),
+        "DeepSeek",
+        reasoning_echo="tool_turns",
+    ),
+    Preset(
+        "moonshot",
+        "https://api.moonshot.cn/v1",
+        ("MOONSHOT_API_KEY",),
+        "Moonshot / Kimi (use base_url https://api.moonshot.ai/v1 outside China)",
+        reasoning_echo="tool_turns",
+    ),
+    Preset(
+        "qwen",
+        "https://dashscope.aliyuncs.com/compatible-mode/v1",
+        ("DASHSCOPE_API_KEY",),
+        "Alibaba Qwen, DashScope compatible mode",
+    ),
+    Preset(
+        "internlm",
+        "https://chat.intern-ai.org.cn/api/v1",
+        ("INTERNLM_API_KEY",),
+        "InternLM cloud API (deployed on LMDeploy)",
+        # The doc page lists only model, messages, n, temperature, top_p, stream, max_tokens, tools.
+        stream_usage=False,
+        tool_choice=False,
+        default_options={"rate_limit": {"requests_per_minute": 30}},
+    ),
+    Preset(
+        "lmdeploy",
+        "http://localhost:23333/v1",
+        ("LMDEPLOY_API_KEY",),
+        "LMDeploy api_server (local InternLM and others)",
+        key_required=False,
+    ),
+    Preset("vllm", "http://localhost:8000/v1", ("VLLM_API_KEY",), "vLLM OpenAI server", key_required=False),
+    Preset(
+        "ollama",
+        "http://localhost:11434/v1",
+        ("OLLAMA_API_KEY",),
+        "Ollama's OpenAI-compatible /v1",
+        key_required=False,
+        tool_choice=False,
+        image_urls=False,
+    ),
+    Preset(
+        "ark",
+        "https://ark.cn-beijing.volces.com/api/v3",
+        ("ARK_API_KEY",),
+        "Volcengine Ark (Doubao); model is a model id or an ep-... endpoint id",
+    ),
+    Preset(
+        "openai-compatible",
+        None,
+        ("OPENAI_COMPATIBLE_API_KEY",),
+        "Any OpenAI-compatible server: set base_url",
+        key_required=False,
+    ),
+)
+
+_FINISH: Dict[str, FinishReason] = {
+    "stop": "stop",
+    "eos": "stop",
+    "end_turn": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "sensitive": "content_filter",
+}
+
+
+def normalise_finish_reason(raw: Any) -> Optional[FinishReason]:
+    """OpenAI-family finish reasons; ``"null"`` (DashScope) and null mean not finished yet."""
+    if raw is None or raw == "null" or raw == "":
+        return None
+    return _FINISH.get(str(raw), "other")
+
+
+def parse_usage(data: Any) -> Optional[Usage]:
+    if not isinstance(data, dict):
+        return None
+    prompt = _int(data.get("prompt_tokens"))
+    completion = _int(data.get("completion_tokens"))
+    total = _int(data.get("total_tokens")) or prompt + completion
+    prompt_details = data.get("prompt_tokens_details")
+    completion_details = data.get("completion_tokens_details")
+    cached = prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else None
+    if cached is None:
+        cached = data.get("prompt_cache_hit_tokens")  # DeepSeek
+    reasoning = completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else None
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=total,
+        cached_tokens=_int(cached) if cached is not None else None,
+        reasoning_tokens=_int(reasoning) if reasoning is not None else None,
+    )
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class OpenAICompatible(Provider):
+    """Translator for ``POST {base_url}/chat/completions``."""
+
+    def __init__(self, settings: ProviderSettings, preset: Preset) -> None:
+        super().__init__(settings)
+        self.preset = preset
+
+    # -- request ---------------------------------------------------------------------------
+    def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
+        base_url = self.settings.base_url
+        if not base_url:
+            raise InvalidRequestError(
+                f"{self.name}: no base_url; set [providers.{self.name}] base_url = 'http://host/v1'",
+                provider=self.name,
+                field="base_url",
+            )
+        body = self.build_body(request)
+        headers = {"Content-Type": "application/json"}
+        api_key = self.settings.credential("api_key")
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        if request.stream:
+            headers["Accept"] = "text/event-stream"
+        for name, value in (self.settings.options.get("headers") or {}).items():
+            headers[str(name)] = str(value)
+        return WireRequest(
+            method="POST",
+            url=base_url.rstrip("/") + "/chat/completions",
+            headers=headers,
+            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            framing="sse" if request.stream else "json",
+        )
+
+    def build_body(self, request: ChatRequest) -> Dict[str, Any]:
+        preset = self.preset
+        body: Dict[str, Any] = {
+            "model": request.model,
+            "messages": [self._message(m, i) for i, m in enumerate(request.messages)],
+        }
+        if request.tools:
+            body["tools"] = [tool_to_openai(t) for t in request.tools]
+        if request.tool_choice is not None:
+            if preset.tool_choice:
+                body["tool_choice"] = tool_choice_to_openai(request.tool_choice)
+            elif request.tool_choice.mode != "auto":
+                raise InvalidRequestError(
+                    f"tool_choice: {self.name} does not support tool_choice={request.tool_choice.mode!r}; "
+                    "leave it unset (auto) or use another provider",
+                    provider=self.name,
+                    field="tool_choice",
+                )
+        if request.parallel_tool_calls is not None:
+            body["parallel_tool_calls"] = request.parallel_tool_calls
+        for name in ("temperature", "top_p", "max_tokens", "stop", "seed", "n", "user"):
+            value = getattr(request, name)
+            if value is not None:
+                body[name] = value
+        if request.response_format is not None:
+            body["response_format"] = request.response_format.model_dump(exclude_none=True, by_alias=True)
+        if request.stream:
+            body["stream"] = True
+            if preset.stream_usage:
+                body["stream_options"] = {"include_usage": True}
+        body.update(request.extra)
+        return body
+
+    def _message(self, message: Message, index: int) -> Dict[str, Any]:
+        if not self.preset.image_urls and isinstance(message.content, list):
+            for position, part in enumerate(message.content):
+                if isinstance(part, ImagePart) and part.as_base64() is None:
+                    field_name = f"messages[{index}].content[{position}]"
+                    raise InvalidRequestError(
+                        f"{field_name}: {self.name} accepts images only as data, not web URLs; "
+                        "download the image and pass ImagePart(data=..., media_type=...)",
+                        provider=self.name,
+                        field=field_name,
+                    )
+        wire = message_to_openai(message)
+        echo = self.preset.reasoning_echo
+        if echo == "drop":
+            wire.pop("reasoning_content", None)
+        elif echo == "tool_turns" and message.role == "assistant" and message.tool_calls:
+            wire.setdefault("reasoning_content", "")
+        return wire
+
+    # -- replies ---------------------------------------------------------------------------
+    def parse_response(self, response: WireResponse, request: ChatRequest) -> ChatResponse:
+        data = parse_json_body(response.body, provider=self.name)
+        if not isinstance(data, dict):
+            raise ProtocolError(f"{self.name} reply is not a JSON object", provider=self.name, raw=response.body)
+        if _is_error(data):
+            raise self._error_from_payload(response.status, data, response.headers, request)
+        choices = list(iter_dicts(data.get("choices")))
+        if not choices:
+            raise ProtocolError(f"{self.name} reply has no choices", provider=self.name, raw=response.body)
+        choice = choices[0]
+        wire_message = choice.get("message")
+        if not isinstance(wire_message, dict):
+            raise ProtocolError(f"{self.name} reply choice has no message", provider=self.name, raw=response.body)
+        calls = [
+            tool_call_from_vendor(
+                _text(c.get("id")) or f"call_{i}",
+                _text(_dict(c.get("function")).get("name")),
+                _dict(c.get("function")).get("arguments", ""),
+                provider=self.name,
+                payload=response.body,
+            )
+            for i, c in enumerate(iter_dicts(wire_message.get("tool_calls")))
+        ]
+        reasoning = wire_message.get("reasoning_content") or wire_message.get("reasoning")
+        content = wire_message.get("content")
+        message = Message(
+            role="assistant",
+            content=content if isinstance(content, str) else (None if calls else ""),
+            tool_calls=calls or None,
+            reasoning_content=reasoning if isinstance(reasoning, str) else None,
+        )
+        raw_finish = choice.get("finish_reason")
+        return ChatResponse(
+            id=data.get("id") if isinstance(data.get("id"), str) else None,
+            provider=self.name,
+            model=data.get("model") if isinstance(data.get("model"), str) else request.model,
+            message=message,
+            finish_reason=normalise_finish_reason(raw_finish),
+            finish_reason_raw=raw_finish if isinstance(raw_finish, str) else None,
+            usage=parse_usage(data.get("usage")),
+            raw=data,
+        )
+
+    def stream_parser(self, request: ChatRequest) -> OpenAIStreamParser:
+        return OpenAIStreamParser(self, request)
+
+    def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
+        try:
+            data = json.loads(response.body.decode("utf-8-sig")) if response.body.strip() else {}
+        except ValueError:
+            data = {}
+        if not isinstance(data, dict):
+            data = {}
+        return self._error_from_payload(response.status, data, response.headers, request, raw=response.body)
+
+    def _error_from_payload(
+        self,
+        status: int,
+        data: Dict[str, Any],
+        headers: Mapping[str, str],
+        request: ChatRequest,
+        raw: Optional[bytes] = None,
+    ) -> LLMError:
+        # Three shapes: {"error": {...}}, flat {"object": "error", ...} (vLLM, LMDeploy), {"error": "text"}.
+        error = data.get("error", data)
+        if isinstance(error, str):
+            error = {"message": error}
+        if not isinstance(error, dict):
+            error = {}
+        message = _text(error.get("message")) or (raw or b"").decode("utf-8", "replace")[:500] or f"HTTP {status}"
+        code = error.get("code")
+        error_type = _text(error.get("type"))
+        effective = status
+        if status < 400:
+            # An error object inside a 200 reply or stream: take the status it names, if any.
+            effective = code if isinstance(code, int) and 400 <= code < 600 else _status_for_type(error_type)
+        request_id = headers.get("x-request-id") or (data.get("request_id") if isinstance(data.get("request_id"), str) else None)
+        return status_error(
+            effective,
+            f"{self.name}: {message}",
+            code=code if isinstance(code, (str, int)) and not isinstance(code, bool) else (error_type or None),
+            error_type=error_type,
+            headers=headers,
+            provider=self.name,
+            model=request.model,
+            request_id=request_id,
+            raw=raw if raw is not None else json.dumps(data, ensure_ascii=False),
+        )
+
+
+_TYPE_STATUS = {
+    "authentication_error": 401,
+    "invalid_authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "invalid_request_error": 400,
+    "badrequesterror": 400,
+    "server_error": 500,
+    "internalservererror": 500,
+    "overloaded_error": 503,
+}
+
+
+def _status_for_type(error_type: str) -> int:
+    return _TYPE_STATUS.get(error_type.lower(), 500)
+
+
+def _dict(value: Any) -> Dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _is_error(data: Dict[str, Any]) -> bool:
+    return bool(data.get("error")) or data.get("object") == "error"
+
+
+class OpenAIStreamParser:
+    """Parses ``data: {...}`` chunks until ``data: [DONE]``."""
+
+    def __init__(self, provider: OpenAICompatible, request: ChatRequest) -> None:
+        self.provider = provider
+        self.request = request
+        self.done = False
+        self._finished = False
+
+    def feed(self, event: SSEEvent) -> List[ChatChunk]:
+        data = event.data
+        if data == "[DONE]":
+            self.done = True
+            return []
+        if self.done:
+            return []
+        try:
+            payload = json.loads(data)
+        except ValueError:
+            raise ProtocolError(
+                f"{self.provider.name} stream event is not JSON", provider=self.provider.name, raw=data
+            ) from None
+        if not isinstance(payload, dict):
+            raise ProtocolError(f"{self.provider.name} stream event is not an object", provider=self.provider.name, raw=data)
+        if _is_error(payload) or event.event == "error":
+            raise self.provider._error_from_payload(200, payload, {}, self.request)
+        chunk_id = payload.get("id") if isinstance(payload.get("id"), str) else None
+        model = payload.get("model") if isinstance(payload.get("model"), str) else None
+        usage = parse_usage(payload.get("usage"))
+        chunks: List[ChatChunk] = []
+        for choice in iter_dicts(payload.get("choices")):
+            if choice.get("index", 0) != 0:
+                continue  # n > 1 streams: llmplex assembles the first choice
+            delta = _dict(choice.get("delta"))
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+            deltas = [
+                ToolCallDelta(
+                    index=c["index"] if isinstance(c.get("index"), int) else i,
+                    id=c.get("id") if isinstance(c.get("id"), str) and c.get("id") else None,
+                    name=_text(_dict(c.get("function")).get("name")) or None,
+                    arguments=_arguments_fragment(_dict(c.get("function")).get("arguments")),
+                )
+                for i, c in enumerate(iter_dicts(delta.get("tool_calls")))
+            ]
+            raw_finish = choice.get("finish_reason")
+            finish = normalise_finish_reason(raw_finish)
+            if finish is not None:
+                self._finished = True
+            chunks.append(
+                ChatChunk(
+                    text=_text(delta.get("content")),
+                    reasoning=reasoning if isinstance(reasoning, str) else "",
+                    tool_calls=deltas,
+                    finish_reason=finish,
+                    finish_reason_raw=raw_finish if finish is not None and isinstance(raw_finish, str) else None,
+                    id=chunk_id,
+                    model=model,
+                    raw=payload,
+                )
+            )
+        if usage is not None:
+            if chunks:
+                chunks[-1] = chunks[-1].model_copy(update={"usage": usage})
+            else:
+                chunks.append(ChatChunk(usage=usage, id=chunk_id, model=model, raw=payload))
+        if not chunks and not payload.get("choices"):
+            # e.g. a moderation-only chunk: keep the payload for the raw log, nothing to show.
+            chunks.append(ChatChunk(id=chunk_id, model=model, raw=payload))
+        return chunks
+
+    def close(self) -> List[ChatChunk]:
+        if not self.done:
+            raise StreamInterruptedError(
+                f"{self.provider.name} stream ended before data: [DONE]",
+                provider=self.provider.name,
+                model=self.request.model,
+            )
+        return []
+
+
+def _arguments_fragment(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):  # whole-object arguments (some Ollama builds)
+        return json.dumps(value, ensure_ascii=False)
+    return ""
+
+
+def _factory(preset: Preset) -> Callable[[ProviderSettings], Provider]:
+    def build(settings: ProviderSettings) -> Provider:
+        return OpenAICompatible(settings, preset)
+
+    return build
+
+
+def spec_for(preset: Preset) -> ProviderSpec:
+    return ProviderSpec(
+        name=preset.name,
+        factory=_factory(preset),
+        credentials=(Credential("api_key", preset.env, required=preset.key_required),),
+        default_base_url=preset.base_url,
+        description=preset.description,
+        default_options=preset.default_options,
+    )
+
+
+@hookimpl
+def register_providers(register: Callable[[ProviderSpec], None]) -> None:
+    for preset in PRESETS:
+        register(spec_for(preset))

@@ -1,0 +1,1 @@
+"""iFlytek Spark over WebSocket."""

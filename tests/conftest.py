@@ -1,0 +1,75 @@
+"""Shared test setup: cassettes live in <repo>/cassettes/<provider>/, JSON-serialised, replay only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Dict
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CASSETTES = ROOT / "cassettes"
+
+# Recognisable fake secrets: the leak test looks for these everywhere.
+CANARY = "sk-llmplex-CANARY-0123456789abcdef"
+
+# Vendors' environment variables must not leak into tests from the developer's shell.
+_VENDOR_ENV = (
+    "OPENAI_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "MOONSHOT_API_KEY",
+    "DASHSCOPE_API_KEY",
+    "INTERNLM_API_KEY",
+    "ARK_API_KEY",
+    "TENCENTCLOUD_SECRET_ID",
+    "TENCENTCLOUD_SECRET_KEY",
+    "TENCENTCLOUD_REGION",
+    "HUNYUAN_API_KEY",
+    "SPARK_APP_ID",
+    "SPARK_API_KEY",
+    "SPARK_API_SECRET",
+    "SPARK_API_PASSWORD",
+    "LLMPLEX_CONFIG",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in _VENDOR_ENV:
+        monkeypatch.delenv(name, raising=False)
+    # No ./llmplex.toml or user config may leak in either.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def vcr_config() -> Dict[str, Any]:
+    return {
+        "serializer": "json",
+        "path_transformer": lambda path: path if path.endswith(".json") else path + ".json",
+        "record_mode": "none",
+        "filter_headers": ["authorization", "x-tc-token", "x-api-key"],
+        "decode_compressed_response": True,
+    }
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    # A test module declares its provider with `CASSETTE_DIR = "hunyuan"`.
+    sub = getattr(request.module, "CASSETTE_DIR", None)
+    if sub is None:
+        raise RuntimeError(f"{request.module.__name__} uses cassettes but sets no CASSETTE_DIR")
+    return str(CASSETTES / sub)
+
+
+@pytest.fixture
+def canary() -> str:
+    return CANARY
+
+
+@pytest.fixture(autouse=True)
+def _no_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A developer's HTTP(S)_PROXY would send loopback traffic elsewhere.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
