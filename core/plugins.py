@@ -1,138 +1,256 @@
 """Plugin discovery: entry points of the ``llmplex`` group, loaded once, failures isolated.
 
-Set ``LLMPLEX_DISABLE_PLUGIN_AUTOLOAD=1`` to load nothing automatically (then register plugins
-by hand with :meth:`Plugins.register_plugin`), or ``LLMPLEX_PLUGINS=a,b`` to load only the
-named entry points.
+Every provider, built-in or third-party, arrives the same way: an entry point in the
+``llmplex`` group names a module (or object) whose ``register_providers(register)`` hook
+calls ``register(ProviderSpec(...))``. llmplex's own providers are listed in its
+``pyproject.toml`` exactly like a plugin's.
+
+Environment:
+
+``LLMPLEX_DISABLE_PLUGIN_AUTOLOAD=1``
+    Load no entry point automatically; register plugins by hand with
+    :meth:`Plugins.register_plugin`.
+``LLMPLEX_PLUGINS=a,b``
+    Load only the entry points named ``a`` and ``b``. An explicit list is an explicit opt-in,
+    so it is honoured even when autoload is disabled (as ``PYTEST_PLUGINS`` is with
+    ``PYTEST_DISABLE_PLUGIN_AUTOLOAD``). A listed name that no installed entry point has
+    produces a :class:`PluginWarning`.
+
+Failures are isolated: a plugin that cannot be imported, or whose ``register_providers``
+raises, produces a :class:`PluginWarning` naming it, its distribution and its error, and the
+others still load. Two plugins that register the same provider name are not isolated: that
+is a :class:`PluginConflictError` naming both distributions, because silently picking one
+would route calls (and credentials) to code the user did not choose.
 """
 
 from __future__ import annotations
 
 import difflib
 import os
+import threading
 import warnings
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import pluggy
 
 from . import hookspecs
 from .errors import ConfigError
-from .provider import SPEC_VERSION, ProviderSpec
+from .provider import SPEC_VERSION, Provider, ProviderSpec
 
-__all__ = ["Plugins", "PluginConflictError", "PluginWarning", "RegisteredProvider", "ENTRY_POINT_GROUP"]
+__all__ = [
+    "Plugins",
+    "PluginConflictError",
+    "PluginWarning",
+    "RegisteredProvider",
+    "ENTRY_POINT_GROUP",
+    "OBSERVER_HOOKS",
+    "default_plugins",
+]
 
 ENTRY_POINT_GROUP = "llmplex"
 
+#: Notification hooks fired by the client around each call. An implementation that raises is
+#: reported as a :class:`PluginWarning` instead of failing the user's call: a broken metrics
+#: or tracing plugin must not take the calls it observes down with it.
+OBSERVER_HOOKS = frozenset(
+    {"llmplex_before_request", "llmplex_after_response", "llmplex_on_error", "llmplex_on_retry"}
+)
+
+_TRUE = ("1", "true", "yes", "on")
+
 
 class PluginConflictError(ConfigError):
-    """Two plugins registered the same provider name."""
+    """Two plugins registered the same provider name; the message names both distributions."""
 
 
 class PluginWarning(UserWarning):
-    """A plugin could not be loaded or registered; the others still work."""
+    """A plugin could not be loaded, registered or called; the others still work."""
 
 
 @dataclass(frozen=True)
 class RegisteredProvider:
+    """A provider in the registry, with where it came from (shown by ``llmplex providers``)."""
+
     spec: ProviderSpec
+    #: The plugin's name: its entry-point name, or the name given to ``register_plugin``.
     plugin: str
+    #: The distribution that installed the plugin (``"?"`` if unknown, e.g. registered by hand).
     distribution: str
     version: str
 
 
 def _entry_points() -> List[Any]:
+    """The installed entry points of the ``llmplex`` group (a seam tests monkeypatch)."""
     from importlib import metadata
 
     eps = metadata.entry_points()
     if hasattr(eps, "select"):
         return list(eps.select(group=ENTRY_POINT_GROUP))
-    return list(eps.get(ENTRY_POINT_GROUP, []))  # Python 3.9
+    return list(eps.get(ENTRY_POINT_GROUP, []))  # Python 3.9: a dict of group -> entry points
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def _env_list(name: str) -> Optional[Set[str]]:
+    """The comma-separated names in ``$name``; None when the variable is unset or blank."""
+    names = {n.strip() for n in os.environ.get(name, "").split(",") if n.strip()}
+    return names or None
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Plugins:
-    """The plugin manager and the provider registry it fills."""
+    """The plugin manager and the provider registry it fills.
+
+    ``Plugins()`` follows the environment (see the module docstring); ``Plugins(autoload=False)``
+    loads nothing, for tests that register plugin objects by hand and hand the result to
+    ``Client(plugins=...)``.
+    """
 
     def __init__(self, *, autoload: Optional[bool] = None) -> None:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT)
         self.pm.add_hookspecs(hookspecs)
         self.providers: Dict[str, RegisteredProvider] = {}
+        #: Plugin name -> why it failed (distribution and error), for ``llmplex providers``.
         self.failed: Dict[str, str] = {}
+        self._hook = _IsolatedHooks(self.pm)
+        only = _env_list("LLMPLEX_PLUGINS")
         if autoload is None:
-            autoload = os.environ.get("LLMPLEX_DISABLE_PLUGIN_AUTOLOAD", "") not in ("1", "true", "yes")
+            autoload = only is not None or not _env_flag("LLMPLEX_DISABLE_PLUGIN_AUTOLOAD")
         if autoload:
-            self.load_entry_points()
+            self.load_entry_points(only=only)
+
+    def __repr__(self) -> str:
+        return f"Plugins(providers={sorted(self.providers)}, failed={sorted(self.failed)})"
 
     @property
     def hook(self) -> Any:
-        return self.pm.hook
+        """The hook relay the client calls (``plugins.hook.llmplex_on_retry(...)``).
 
-    def load_entry_points(self) -> None:
-        only = {n.strip() for n in os.environ.get("LLMPLEX_PLUGINS", "").split(",") if n.strip()}
+        Observer hooks are called one implementation at a time, each isolated (see
+        :data:`OBSERVER_HOOKS`); every other hook is pluggy's own caller.
+        """
+        return self._hook
+
+    def load_entry_points(self, *, only: Optional[Set[str]] = None) -> None:
+        """Load the ``llmplex`` entry points (only those named in ``only``, if given)."""
+        seen: Set[str] = set()
         for ep in _entry_points():
-            if only and ep.name not in only:
+            seen.add(ep.name)
+            if only is not None and ep.name not in only:
                 continue
-            if self.pm.has_plugin(ep.name) or ep.name in self.failed:
+            if ep.name in self.failed:
                 continue
             dist_name, version = _distribution_of(ep)
             try:
                 plugin = ep.load()
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the rest
-                self.failed[ep.name] = f"{type(exc).__name__}: {exc}"
-                warnings.warn(
-                    f"llmplex plugin {ep.name!r} from {dist_name} could not be loaded: {type(exc).__name__}: {exc}",
-                    PluginWarning,
-                    stacklevel=2,
-                )
+                self._fail(ep.name, dist_name, version, "could not be imported", exc)
                 continue
-            self.register_plugin(plugin, name=ep.name, distribution=str(dist_name), version=str(version))
-
-    def register_plugin(self, plugin: Any, *, name: Optional[str] = None, distribution: str = "?", version: str = "?") -> None:
-        """Register a plugin object and collect the providers it registers."""
-        plugin_name = name or getattr(plugin, "__name__", None) or repr(plugin)
-        self.pm.register(plugin, name=plugin_name)
-        caller = self.pm.subset_hook_caller("register_providers", remove_plugins=[p for p in self.pm.get_plugins() if p is not plugin])
-
-        def register(spec: ProviderSpec) -> None:
-            self._add(spec, plugin_name, distribution, version)
-
-        try:
-            caller(register=register)
-        except PluginConflictError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            self.failed[plugin_name] = f"{type(exc).__name__}: {exc}"
+            if self.pm.is_registered(plugin):
+                # The same module reached twice: a second entry point naming it, or one
+                # distribution visible twice on sys.path (Python 3.9 does not deduplicate).
+                continue
+            name = ep.name
+            if self.pm.has_plugin(name):
+                # Another distribution uses the same entry-point name for a different module.
+                # Register it anyway under a distinct name, so that if it registers the same
+                # provider names the conflict is reported instead of one being dropped.
+                name = f"{dist_name}:{ep.name}"
+            self.register_plugin(plugin, name=name, distribution=dist_name, version=version)
+        for missing in sorted((only or set()) - seen):
             warnings.warn(
-                f"llmplex plugin {plugin_name!r} failed while registering providers: {type(exc).__name__}: {exc}",
-                PluginWarning,
-                stacklevel=2,
-            )
-
-    def _add(self, spec: ProviderSpec, plugin: str, distribution: str, version: str) -> None:
-        if not isinstance(spec, ProviderSpec):
-            raise TypeError(f"plugin {plugin!r} registered {type(spec).__name__}; register(ProviderSpec(...)) expected")
-        if spec.spec_version != SPEC_VERSION:
-            warnings.warn(
-                f"provider {spec.name!r} from plugin {plugin!r} targets provider contract v{spec.spec_version}; "
-                f"this llmplex speaks v{SPEC_VERSION}; it was not registered",
+                f"LLMPLEX_PLUGINS names {missing!r}, but no installed distribution has an entry point "
+                f"of that name in the {ENTRY_POINT_GROUP!r} group (installed: {', '.join(sorted(seen)) or 'none'})",
                 PluginWarning,
                 stacklevel=3,
             )
+
+    def register_plugin(
+        self, plugin: Any, *, name: Optional[str] = None, distribution: str = "?", version: str = "?"
+    ) -> None:
+        """Register a plugin object and collect the providers it registers.
+
+        A plugin whose hook implementations do not match the hookspecs, or whose
+        ``register_providers`` raises, is left unregistered with a :class:`PluginWarning`. A
+        provider name that is already taken raises :class:`PluginConflictError`; the plugin is
+        then unregistered again, so the registry is as it was before the call.
+        """
+        plugin_name = name or getattr(plugin, "__name__", None) or repr(plugin)
+        try:
+            self.pm.register(plugin, name=plugin_name)
+        except pluggy.PluginValidationError as exc:
+            self._fail(plugin_name, distribution, version, "does not match llmplex's hookspecs", exc)
             return
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        caller = self.pm.subset_hook_caller("register_providers", remove_plugins=others)
+        added: List[str] = []
+
+        def register(spec: ProviderSpec) -> None:
+            if self._add(spec, plugin_name, distribution, version):
+                added.append(spec.name)
+
+        try:
+            caller(register=register)
+        except Exception as exc:  # noqa: BLE001 - a conflict is re-raised below, after the rollback
+            for provider_name in added:
+                del self.providers[provider_name]
+            self.pm.unregister(plugin)
+            if isinstance(exc, PluginConflictError):
+                raise
+            self._fail(plugin_name, distribution, version, "failed while registering providers", exc)
+
+    def _fail(self, plugin: str, distribution: str, version: str, what: str, exc: BaseException) -> None:
+        origin = distribution if version == "?" else f"{distribution} {version}"
+        self.failed[plugin] = f"{origin}: {_describe(exc)}"
+        # stacklevel 4: the warning points at whoever created the Plugins / called register_plugin.
+        warnings.warn(f"llmplex plugin {plugin!r} from {origin} {what}: {_describe(exc)}", PluginWarning, stacklevel=4)
+
+    def _add(self, spec: ProviderSpec, plugin: str, distribution: str, version: str) -> bool:
+        """Validate and store one spec; False when it was refused with a warning."""
+        if not isinstance(spec, ProviderSpec):
+            raise TypeError(f"plugin {plugin!r} registered {type(spec).__name__}; register(ProviderSpec(...)) expected")
+        if not spec.name or "/" in spec.name:
+            # Models are addressed as "provider/model": a name with "/" could never be reached.
+            raise ValueError(f"plugin {plugin!r} registered provider name {spec.name!r}; it must be non-empty without '/'")
+        versions = {spec.spec_version}
+        factory = spec.factory
+        if isinstance(factory, type) and issubclass(factory, Provider):
+            versions.add(factory.spec_version)
+        if versions != {SPEC_VERSION}:
+            written_for = ", ".join(f"v{v}" for v in sorted(versions))
+            warnings.warn(
+                f"provider {spec.name!r} from plugin {plugin!r} ({distribution}) targets provider contract "
+                f"{written_for}; this llmplex speaks v{SPEC_VERSION}; it was not registered "
+                f"(upgrade the plugin or llmplex so that they match)",
+                PluginWarning,
+                stacklevel=2,
+            )
+            return False
         existing = self.providers.get(spec.name)
         if existing is not None:
             raise PluginConflictError(
                 f"provider {spec.name!r} is registered twice: by {existing.distribution} (plugin {existing.plugin!r}) "
-                f"and by {distribution} (plugin {plugin!r}); uninstall one of them"
+                f"and by {distribution} (plugin {plugin!r}); uninstall one of them, or set "
+                f"LLMPLEX_PLUGINS to the entry points you want",
+                provider=spec.name,
             )
         self.providers[spec.name] = RegisteredProvider(spec, plugin, distribution, version)
+        return True
 
     def get(self, name: str) -> RegisteredProvider:
+        """The registered provider ``name``; a ConfigError with a suggestion if there is none."""
         found = self.providers.get(name)
         if found is not None:
             return found
         installed = sorted(self.providers)
         close = difflib.get_close_matches(name, installed, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = f"; did you mean {close[0]!r}?" if close else ";"
         broken = f" (plugins that failed to load: {', '.join(sorted(self.failed))})" if self.failed else ""
         raise ConfigError(
             f"unknown provider {name!r}{hint} installed providers: {', '.join(installed) or 'none'}{broken}. "
@@ -141,19 +259,75 @@ class Plugins:
         )
 
 
+class _IsolatedHooks:
+    """``pm.hook``, except that observer hooks cannot break the call they observe.
+
+    pluggy stops at the first implementation that raises, so one faulty plugin would also
+    silence every plugin after it; here each implementation is called on its own, in pluggy's
+    order (last registered first, honouring tryfirst/trylast).
+    """
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self._pm = pm
+
+    def __getattr__(self, name: str) -> Any:
+        caller = getattr(self._pm.hook, name)
+        if name not in OBSERVER_HOOKS:
+            return caller
+        return lambda **kwargs: _notify(caller, name, kwargs)
+
+
+def _notify(caller: pluggy.HookCaller, name: str, kwargs: Dict[str, Any]) -> List[Any]:
+    impls = caller.get_hookimpls()
+    if any(impl.wrapper or impl.hookwrapper for impl in impls):
+        # Wrappers need pluggy's call protocol: keep it, and isolate the hook call as a whole.
+        try:
+            result: List[Any] = caller(**kwargs)
+            return result
+        except Exception as exc:  # noqa: BLE001
+            _hook_failed(name, "a wrapper of it", exc)
+            return []
+    results: List[Any] = []
+    for impl in reversed(impls):
+        try:
+            value = impl.function(*[kwargs[arg] for arg in impl.argnames])
+        except Exception as exc:  # noqa: BLE001
+            _hook_failed(name, repr(impl.plugin_name), exc)
+            continue
+        if value is not None:
+            results.append(value)
+    return results
+
+
+def _hook_failed(hook: str, plugin: str, exc: BaseException) -> None:
+    warnings.warn(
+        f"llmplex plugin {plugin} raised in {hook}; the call goes on without it: {_describe(exc)}",
+        PluginWarning,
+        stacklevel=4,
+    )
+
+
 _default: Optional[Plugins] = None
+_default_lock = threading.Lock()
 
 
 def default_plugins() -> Plugins:
     """The process-wide plugin manager, loaded on first use (not at import)."""
     global _default
-    if _default is None:
-        _default = Plugins()
-    return _default
+    # Two threads creating their first Client at once must not load (and warn) twice.
+    with _default_lock:
+        if _default is None:
+            _default = Plugins()
+        return _default
 
 
-def _distribution_of(ep: Any) -> tuple[str, str]:
+def _distribution_of(ep: Any) -> Tuple[str, str]:
+    """(name, version) of the distribution that declared ``ep``; ("?", "?") if unknown."""
     dist = getattr(ep, "dist", None)  # Python >= 3.10
     if dist is None:
         return "?", "?"
     return str(dist.metadata["Name"] or "?"), str(dist.version or "?")
+
+
+# Keep the names used by type annotations above importable for plugins that type their hooks.
+_RegisterCallback = Callable[[ProviderSpec], None]
