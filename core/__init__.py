@@ -1,17 +1,19 @@
 """llmplex: one provider-neutral schema for every LLM vendor.
 
-Names are imported lazily (PEP 562) so that ``import llmplex`` stays cheap: pydantic, requests
-and the providers load on first use.
+Names are imported lazily (PEP 562) so that ``import llmplex`` stays cheap: pydantic, requests,
+pluggy and the providers load on first use (``tests/test_public_api.py`` pins this).
 """
 
 from __future__ import annotations
 
+import threading
 from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 __version__ = "0.1.0"
 
-_EXPORTS = {
+#: Public name -> the submodule that defines it, imported on first access.
+_EXPORTS: Dict[str, str] = {
     "Client": "client",
     "ChatStream": "client",
     "Config": "config",
@@ -57,11 +59,67 @@ _EXPORTS = {
     "StreamInterruptedError": "errors",
     "ProtocolError": "errors",
     "PluginConflictError": "plugins",
+    "PluginWarning": "plugins",
 }
 
-__all__ = sorted([*_EXPORTS, "chat", "stream", "default_client", "__version__"])
+# A literal list, not computed from _EXPORTS: type checkers read ``__all__`` to decide what the
+# package re-exports (mypy --strict rejects ``from llmplex import Client`` otherwise).
+# tests/test_public_api.py checks it against _EXPORTS.
+__all__ = [
+    "AuthenticationError",
+    "ChatChunk",
+    "ChatRequest",
+    "ChatResponse",
+    "ChatStream",
+    "Client",
+    "Config",
+    "ConfigError",
+    "ConnectionError",
+    "ContentFilterError",
+    "ContextLengthError",
+    "Credential",
+    "FixedClock",
+    "ImagePart",
+    "InvalidRequestError",
+    "LLMError",
+    "Message",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PluginConflictError",
+    "PluginWarning",
+    "ProtocolError",
+    "Provider",
+    "ProviderSettings",
+    "ProviderSpec",
+    "RateLimitError",
+    "ResponseFormat",
+    "RetryPolicy",
+    "ServerError",
+    "StreamAccumulator",
+    "StreamInterruptedError",
+    "SystemClock",
+    "TextPart",
+    "TimeoutError",
+    "Timeouts",
+    "Token",
+    "Tool",
+    "ToolCall",
+    "ToolCallDelta",
+    "ToolChoice",
+    "Usage",
+    "WireRequest",
+    "WireResponse",
+    "__version__",
+    "chat",
+    "default_client",
+    "from_openai",
+    "hookimpl",
+    "stream",
+    "to_openai",
+]
 
-_default_client: Any = None
+_default_client: Optional[Client] = None
+_default_lock = threading.Lock()
 
 
 def __getattr__(name: str) -> Any:
@@ -69,30 +127,33 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'llmplex' has no attribute {name!r}")
     value = getattr(import_module(f".{module}", __name__), name)
-    globals()[name] = value
+    globals()[name] = value  # later lookups skip __getattr__
     return value
 
 
-def __dir__() -> list[str]:
-    return __all__
+def __dir__() -> List[str]:
+    # The public names, loaded yet or not, and the module's dunders (``__file__``...); not the
+    # typing helpers imported above, which are no part of the API.
+    return sorted(set(__all__) | {name for name in globals() if name.startswith("__")})
 
 
-def default_client() -> Any:
+def default_client() -> Client:
     """The module-level client used by :func:`chat` and :func:`stream` (created on first use)."""
     global _default_client
-    if _default_client is None:
-        from .client import Client
+    with _default_lock:
+        if _default_client is None:
+            from .client import Client
 
-        _default_client = Client()
-    return _default_client
+            _default_client = Client()
+        return _default_client
 
 
-def chat(model: str, messages: Any, **params: Any) -> Any:
+def chat(model: str, messages: Any, **params: Any) -> ChatResponse:
     """``default_client().chat(...)``."""
     return default_client().chat(model, messages, **params)
 
 
-def stream(model: str, messages: Any, **params: Any) -> Any:
+def stream(model: str, messages: Any, **params: Any) -> ChatStream:
     """``default_client().stream(...)``."""
     return default_client().stream(model, messages, **params)
 
@@ -120,7 +181,7 @@ if TYPE_CHECKING:
     from .hookspecs import hookimpl
     from .messages import ImagePart, Message, TextPart, ToolCall
     from .openai_format import from_openai, to_openai
-    from .plugins import PluginConflictError
+    from .plugins import PluginConflictError, PluginWarning
     from .provider import Credential, Provider, ProviderSettings, ProviderSpec, Token, WireRequest, WireResponse
     from .request import ChatRequest, ResponseFormat
     from .response import ChatChunk, ChatResponse, StreamAccumulator, ToolCallDelta, Usage

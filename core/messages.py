@@ -5,16 +5,39 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Dict, List, Literal, Optional, Union
+from typing import Any, Dict, FrozenSet, List, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-__all__ = ["TextPart", "ImagePart", "Part", "ToolCall", "Message", "Role", "ROLES"]
+__all__ = [
+    "TextPart",
+    "ImagePart",
+    "Part",
+    "ToolCall",
+    "Message",
+    "Role",
+    "ROLES",
+    "FieldValueError",
+    "parse_arguments",
+]
 
 Role = Literal["system", "user", "assistant", "tool"]
 ROLES = ("system", "user", "assistant", "tool")
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", hide_input_in_errors=True)
+
+
+class FieldValueError(ValueError):
+    """A ValueError that knows which field (``content[0].image_url``) it is about.
+
+    Raised inside validators, pydantic keeps it as ``ctx["error"]`` of the ValidationError, so
+    :mod:`llmplex.validation` can name the exact field without parsing messages.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.reason = message
 
 
 class TextPart(BaseModel):
@@ -23,67 +46,152 @@ class TextPart(BaseModel):
     model_config = _MODEL_CONFIG
     type: Literal["text"] = "text"
     text: str
+    #: Vendor-only keys of the part (e.g. ``cache_control``), passed through untouched.
+    extra: Dict[str, Any] = Field(default_factory=dict)
+
+
+def _decode_base64(b64: str) -> bytes:
+    """Strict base64 (whitespace such as MIME line breaks is ignored); ValueError otherwise."""
+    compact = "".join(b64.split())
+    if compact.startswith("data:"):
+        raise ValueError("got a data: URL, not bare base64; pass it as url=... instead")
+    try:
+        raw = base64.b64decode(compact, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError(f"image data is not valid base64 ({exc})") from None
+    if not raw:
+        raise ValueError("image data is empty; pass the image's bytes")
+    return raw
 
 
 class ImagePart(BaseModel):
-    """An image, either by URL (``http(s)://`` or ``data:``) or as raw bytes with a media type."""
+    """An image, either by URL (``http(s)://`` or ``data:``) or as raw bytes with a media type.
 
-    model_config = _MODEL_CONFIG
+    ``data`` given as a ``str`` is read as base64 (so JSON dumps, which write bytes as base64,
+    load back unchanged).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        hide_input_in_errors=True,
+        ser_json_bytes="base64",
+        val_json_bytes="base64",
+    )
     type: Literal["image"] = "image"
     url: Optional[str] = None
     data: Optional[bytes] = None
     media_type: Optional[str] = None
     #: OpenAI's ``detail`` hint (``auto``, ``low``, ``high``); vendors without it ignore it.
     detail: Optional[str] = None
+    #: Vendor-only keys of the part, passed through untouched.
+    extra: Dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _base64_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                return _decode_base64(value)
+            except ValueError as exc:
+                raise FieldValueError("data", str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _needs_a_source(self) -> ImagePart:
-        if self.url is None and self.data is None:
-            raise ValueError("image part has neither url nor data; pass url=... or data=... with media_type")
-        if self.url is not None and self.data is not None:
-            raise ValueError("image part has both url and data; pass only one")
-        if self.data is not None and not self.media_type:
-            raise ValueError("image part with data needs media_type, e.g. 'image/png'")
+        has_url = self.url is not None and self.url.strip() != ""
+        if not has_url and self.data is None:
+            raise FieldValueError(
+                "url", "image part has neither url nor data; pass url=... or data=... with media_type"
+            )
+        if has_url and self.data is not None:
+            raise FieldValueError("data", "image part has both url and data; pass only one")
+        if self.data is not None:
+            if len(self.data) == 0:
+                raise FieldValueError("data", "image data is empty; pass the image's bytes")
+            if not self.media_type:
+                raise FieldValueError("media_type", "image part with data needs media_type, e.g. 'image/png'")
+        if self.media_type is not None and "/" not in self.media_type:
+            raise FieldValueError("media_type", "media_type must look like 'image/png'")
         return self
 
     @classmethod
     def from_base64(cls, b64: str, media_type: str, *, detail: Optional[str] = None) -> ImagePart:
-        """Build from a base64 string (no ``data:`` prefix)."""
-        try:
-            raw = base64.b64decode(b64, validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise ValueError(f"image data is not valid base64: {exc}") from None
-        return cls(data=raw, media_type=media_type, detail=detail)
+        """Build from a base64 string (no ``data:`` prefix); ValueError if it is not base64."""
+        return cls(data=_decode_base64(b64), media_type=media_type, detail=detail)
 
     def as_data_url(self) -> str:
         """The image as a URL: the given URL, or a ``data:`` URL built from the bytes."""
-        if self.url is not None:
+        if self.url is not None and self.data is None:
             return self.url
         assert self.data is not None
         return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
 
     def as_base64(self) -> Optional[tuple[str, str]]:
-        """``(media_type, base64)`` for inline images, including ``data:`` URLs; None for web URLs."""
+        """``(media_type, base64)`` for inline images, including ``data:`` URLs; None for web URLs
+        (and for ``data:`` URLs that are not base64-encoded)."""
         if self.data is not None:
             return str(self.media_type), base64.b64encode(self.data).decode("ascii")
         url = self.url or ""
-        if url.startswith("data:") and ";base64," in url:
-            header, b64 = url[5:].split(";base64,", 1)
-            return header or "application/octet-stream", b64
-        return None
+        if url[:5].lower() != "data:":
+            return None
+        header, comma, payload = url[5:].partition(",")
+        params = [p.strip() for p in header.split(";")]
+        if not comma or not params or params[-1].lower() != "base64":
+            return None
+        media_type = params[0] if len(params) > 1 and params[0] else "application/octet-stream"
+        return media_type, payload
 
 
 Part = Union[TextPart, ImagePart]
 
 
+def parse_arguments(raw: str) -> Dict[str, Any]:
+    """Parse tool-call arguments; an empty string means no arguments.
+
+    Raises ValueError when the text is not JSON or not a JSON object.
+    """
+    if not isinstance(raw, str):
+        raise ValueError(f"arguments must be a JSON string, got {type(raw).__name__}")
+    if raw.strip() == "":
+        return {}
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        raise ValueError(f"arguments are not valid JSON ({exc}); send a JSON object such as {{}}") from None
+    if not isinstance(parsed, dict):
+        raise ValueError(f"arguments must be a JSON object, got {_json_kind(parsed)}; wrap them as {{...}}")
+    return parsed
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if value is None:
+        return "null"
+    return type(value).__name__
+
+
 class ToolCall(BaseModel):
-    """A call the model asked for: ``arguments`` parsed, ``raw_arguments`` exactly as sent."""
+    """A call the model asked for: ``arguments`` parsed, ``raw_arguments`` exactly as sent.
+
+    Give either one and the other is filled in: ``raw_arguments`` is parsed (an empty string means
+    ``{}``); a dict ``arguments`` is serialised; a string ``arguments`` (the OpenAI habit) is taken
+    as the raw text. Given both, both are kept as they are.
+    """
 
     model_config = _MODEL_CONFIG
     id: str
     name: str
     arguments: Dict[str, Any] = Field(default_factory=dict)
     raw_arguments: str = ""
+    #: Vendor-only keys of the call (e.g. Gemini's ``extra_content``), passed through untouched.
+    extra: Dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -95,28 +203,35 @@ class ToolCall(BaseModel):
         if has_raw and not has_parsed:
             raw = values["raw_arguments"]
             if not isinstance(raw, str):
-                raise ValueError("raw_arguments must be a JSON string")
-            values = {**values, "arguments": parse_arguments(raw)}
+                raise FieldValueError("raw_arguments", "raw_arguments must be a JSON string")
+            try:
+                parsed = parse_arguments(raw)
+            except ValueError as exc:
+                raise FieldValueError("raw_arguments", str(exc)) from None
+            values = {**values, "arguments": parsed}
         elif has_parsed and not has_raw:
             args = values["arguments"]
             if isinstance(args, str):  # the OpenAI habit of a JSON string
-                values = {**values, "raw_arguments": args, "arguments": parse_arguments(args)}
-            elif isinstance(args, dict):
-                values = {**values, "raw_arguments": json.dumps(args, ensure_ascii=False)}
+                try:
+                    parsed = parse_arguments(args)
+                except ValueError as exc:
+                    raise FieldValueError("arguments", str(exc)) from None
+                values = {**values, "raw_arguments": args, "arguments": parsed}
+            elif isinstance(args, Mapping):
+                try:
+                    raw_text = json.dumps(dict(args), ensure_ascii=False)
+                except (TypeError, ValueError) as exc:
+                    raise FieldValueError("arguments", f"arguments must be JSON-serialisable ({exc})") from None
+                values = {**values, "arguments": dict(args), "raw_arguments": raw_text}
+            elif args is None:
+                values = {**values, "arguments": {}, "raw_arguments": ""}
         return values
 
 
-def parse_arguments(raw: str) -> Dict[str, Any]:
-    """Parse tool-call arguments; an empty string means no arguments."""
-    if raw.strip() == "":
-        return {}
-    try:
-        parsed = json.loads(raw)
-    except ValueError as exc:
-        raise ValueError(f"arguments are not valid JSON: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise ValueError(f"arguments must be a JSON object, got {type(parsed).__name__}")
-    return parsed
+#: Message fields that an OpenAI-shaped dict may carry as explicit ``null``s.
+NULLABLE_KEYS = ("name", "tool_calls", "tool_call_id", "reasoning_content")
+#: The keys of an OpenAI chat message that Message models; all others go to ``extra``.
+MODELLED_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "reasoning_content")
 
 
 class Message(BaseModel):
@@ -137,19 +252,30 @@ class Message(BaseModel):
     reasoning_content: Optional[str] = None
     #: Vendor-only keys of the message, passed through untouched.
     extra: Dict[str, Any] = Field(default_factory=dict)
+    # Keys of NULLABLE_KEYS that the source dict held as explicit nulls (for exact round trips).
+    _null_keys: FrozenSet[str] = PrivateAttr(default_factory=frozenset)
 
     @model_validator(mode="after")
     def _check_role_fields(self) -> Message:
         if self.role == "tool" and not self.tool_call_id:
-            raise ValueError("a tool message needs tool_call_id, the id of the call it answers")
+            raise FieldValueError(
+                "tool_call_id", "a tool message needs tool_call_id, the id of the tool call it answers"
+            )
         if self.role != "assistant" and self.tool_calls:
-            raise ValueError("only assistant messages carry tool_calls")
+            raise FieldValueError("tool_calls", f"only assistant messages carry tool_calls, not {self.role} messages")
         if self.role != "tool" and self.tool_call_id is not None:
-            raise ValueError("only tool messages carry tool_call_id")
+            raise FieldValueError(
+                "tool_call_id", f"only tool messages carry tool_call_id; remove it from this {self.role} message"
+            )
         if self.content is None and self.role != "assistant":
-            raise ValueError(f"a {self.role} message needs content; pass content='...'")
+            raise FieldValueError("content", f"a {self.role} message needs content; pass content='...'")
         if self.content is None and not self.tool_calls and self.role == "assistant":
-            raise ValueError("an assistant message needs content or tool_calls")
+            raise FieldValueError("content", "an assistant message needs content or tool_calls; pass content='...'")
+        clashing = sorted(k for k in self.extra if k in MODELLED_KEYS)
+        if clashing:
+            raise FieldValueError(
+                f"extra.{clashing[0]}", f"{clashing[0]!r} is a Message field; set it directly, not in extra"
+            )
         return self
 
     @classmethod

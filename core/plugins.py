@@ -30,7 +30,7 @@ import os
 import threading
 import warnings
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pluggy
 
@@ -328,6 +328,3 @@ def _distribution_of(ep: Any) -> Tuple[str, str]:
         return "?", "?"
     return str(dist.metadata["Name"] or "?"), str(dist.version or "?")
 
-
-# Keep the names used by type annotations above importable for plugins that type their hooks.
-_RegisterCallback = Callable[[ProviderSpec], None]

@@ -265,7 +265,7 @@ class Hunyuan(Provider):
                     field=f"messages[{index}].role",
                 )
             wire = self._message(message, index)
-            if previous is not None and previous.role == message.role == "user" and not message.extra:
+            if previous is not None and previous.role == message.role == "user" and not (previous.extra or message.extra):
                 # user and assistant must alternate (Messages docstring): two user turns in a
                 # row are sent as one, which is what the model would read anyway.
                 out[-1] = _merge_user(out[-1], wire)
@@ -314,7 +314,13 @@ class Hunyuan(Provider):
         if choice.mode in ("auto", "none"):
             return {"ToolChoice": choice.mode}
         if choice.mode == "tool":
-            forced = next(t for t in tools if t.name == choice.name)  # validated by make_request
+            forced = next((t for t in tools if t.name == choice.name), None)
+            if forced is None:  # make_request checks this; a hand-built ChatRequest may not
+                raise InvalidRequestError(
+                    f"tool_choice: names tool {choice.name!r}, which is not in tools",
+                    provider=self.name,
+                    field="tool_choice",
+                )
             return {"ToolChoice": "custom", "CustomTool": _tool(forced)}
         # "required" is not a documented ToolChoice value (UNVERIFIED whether it is accepted).
         # With exactly one tool, forcing that tool means the same thing.
@@ -513,26 +519,27 @@ class HunyuanStreamParser:
     def _delta(self, call: Dict[str, Any]) -> ToolCallDelta:
         call_id = _str(call.get("Id"))
         vendor_index = call.get("Index")
-        key: Tuple[str, Any]
         if call_id:
-            key = ("id", call_id)
+            key: Tuple[str, Any] = ("id", call_id)
         elif isinstance(vendor_index, int) and not isinstance(vendor_index, bool):
             key = ("index", vendor_index)
         else:
             # No Id and no Index: a continuation of the call being streamed.
-            key = ("slot", self._last_slot if self._last_slot is not None else 0)
+            key = ("continued", self._last_slot)
         slot = self._slots.get(key)
         if slot is None:
-            slot = key[1] if key[0] == "slot" else len(self._slots)
+            slot = self._last_slot if key[0] == "continued" and self._last_slot is not None else len(self._slots)
             self._slots[key] = slot
         self._last_slot = slot
         function = _dict(call.get("Function"))
         arguments = function.get("Arguments")
+        if isinstance(arguments, dict):  # not documented, but cheap to accept
+            arguments = _compact(arguments).decode("utf-8")
         return ToolCallDelta(
             index=slot,
             id=call_id or None,
             name=_str(function.get("Name")) or None,
-            arguments=arguments if isinstance(arguments, str) else (_compact(arguments).decode() if isinstance(arguments, dict) else ""),
+            arguments=_str(arguments),
         )
 
     def close(self) -> List[ChatChunk]:
