@@ -6,6 +6,17 @@
     reply = client.chat("deepseek/deepseek-chat", [{"role": "user", "content": "Hi"}])
     for chunk in client.stream("openai/gpt-4o-mini", messages):
         print(chunk.text, end="")
+
+One loop (:meth:`Client._execute`) drives every call, streamed or not: for each entry of the
+model's fallback chain, attempts are made under that entry's :class:`~llmplex.retry.RetryPolicy`
+until one succeeds, the error is final, or the call's total deadline is spent. A streamed call
+is never retried nor moved to a fallback once a chunk has reached the caller.
+
+Per-call options, popped from the call's keyword arguments before the request is validated:
+``timeout`` (read timeout in seconds, or a whole :class:`Timeouts`), ``total_timeout``,
+``max_retries``, ``retry`` (a :class:`RetryPolicy`) and ``rate_limit_wait`` (bool).
+Precedence: call, then the provider's own config table, then ``Client(retry=, timeouts=)``,
+then ``[defaults]``, then the built-in defaults (``docs/reliability.md``).
 """
 
 from __future__ import annotations
@@ -14,12 +25,14 @@ import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import Any, AsyncIterator, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from .clock import Clock, SystemClock
 from .config import Config, ConfigSource
 from .errors import (
     PARSE_FAILURES,
+    AuthenticationError,
     ConfigError,
     ConnectionError,
     LLMError,
@@ -28,24 +41,43 @@ from .errors import (
     ServerError,
     TimeoutError,
 )
-from .observe import CallInfo, log_call, redact_wire
+from .error_mapping import parse_retry_after
+from .observe import CallInfo, log_call, log_retry, redact_wire
 from .plugins import Plugins, default_plugins
 from .provider import Provider, Token, WireRequest, WireResponse
-from .ratelimit import RateLimiter
-from .redact import Redactor
+from .ratelimit import RateLimiter, estimate_tokens
+from .redact import Redactor, install_log_filters
 from .request import ChatRequest
 from .response import ChatChunk, ChatResponse, StreamAccumulator
-from .retry import RetryPolicy
+from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
 from .transport.http import HttpTransport, Timeouts
 from .validation import make_request
 
-__all__ = ["Client", "ChatStream"]
+__all__ = ["Client", "ChatStream", "FALLBACK_ON"]
 
-#: Errors after which the next model of a fallback chain is tried.
+#: Errors after which the next model of a fallback chain is tried (a client-side rate limit in
+#: fail-fast mode included: the next vendor is not limited).
 FALLBACK_ON: Tuple[type, ...] = (RateLimitError, ServerError, TimeoutError, ConnectionError)
-_CALL_OPTIONS = ("timeout", "max_retries")
+_CALL_OPTIONS = ("timeout", "total_timeout", "max_retries", "retry", "rate_limit_wait")
 # Refresh a token this many seconds before the vendor says it expires.
 _TOKEN_MARGIN = 60.0
+# How much of an unparseable body an error keeps.
+_RAW_LIMIT = 65536
+
+
+@dataclass
+class _Attempt:
+    """Everything one attempt needs; built by the loop, read by the one-attempt helpers."""
+
+    provider: Provider
+    request: ChatRequest
+    call: CallInfo
+    #: Connect and read timeouts, already clamped to what is left of the deadline.
+    timeouts: Timeouts
+    deadline: Deadline
+    #: The caller's per-call choice for the client-side rate limiter (None: the config's).
+    wait: Optional[bool]
+    estimated_tokens: int = 0
 
 
 class Client:
@@ -67,13 +99,15 @@ class Client:
         self._http = transport
         self._ws: Any = None
         defaults = self.config.defaults
-        self.retry = retry or RetryPolicy(max_retries=int(defaults.get("max_retries", RetryPolicy.max_retries)))
+        self.retry = retry or _policy_from(defaults, RetryPolicy(), "defaults")
         self.timeouts = timeouts or _timeouts_from(defaults, Timeouts())
         self.redactor = Redactor()
         self.limiter = RateLimiter(self.clock)
         self._providers: Dict[str, Provider] = {}
         self._tokens: Dict[str, Token] = {}
         self._lock = threading.Lock()
+        # urllib3 and websockets print request lines and headers at DEBUG: mask secrets there.
+        install_log_filters()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def __enter__(self) -> Client:
@@ -116,8 +150,13 @@ class Client:
             for secret in provider.secrets():
                 self.redactor.add(secret)
             limits = settings.options.get("rate_limit")
-            if isinstance(limits, dict):
+            if limits is not None:
+                if not isinstance(limits, Mapping):
+                    raise ConfigError(f"providers.{name}.rate_limit must be a table", field=f"providers.{name}.rate_limit")
                 self.limiter.configure(name, limits)
+            # Surface a bad retry or timeout table now, not at the first failure.
+            self._policy(provider, {})
+            self._timeouts(provider, {})
             self._providers[name] = provider
             return provider
 
@@ -131,39 +170,39 @@ class Client:
     def prepare(self, model: str, messages: Any, *, stream: bool = False, **params: Any) -> WireRequest:
         """The exact request that would be sent (signed, with credentials), without sending it.
 
-        Print it with :meth:`WireRequest` fields, or ``client.redacted(wire)`` to mask secrets.
+        Print it with ``client.redacted(wire)`` to mask secrets. A provider with a token
+        exchange fetches (or reuses) its token here.
         """
         _pop_call_options(params)
         provider, vendor_model = self._split(self.config.resolve_model(model)[0])
         request = make_request(vendor_model, messages, stream=stream, **params)
-        return self._build(provider, request)
+        try:
+            return self._build(provider, request, self.timeouts)
+        except LLMError as exc:
+            raise self._finish_error(exc, provider, request, 1, None)
 
     def redacted(self, wire: WireRequest) -> WireRequest:
         """``wire`` with every known secret masked (for printing and logs)."""
         return redact_wire(wire, self.redactor)
 
     def chat(self, model: str, messages: Any, **params: Any) -> ChatResponse:
-        """Send a conversation, return the whole reply. ``model`` is ``provider/model`` or an alias."""
+        """Send a conversation, return the whole reply. ``model`` is ``provider/model`` or an alias.
+
+        ``reply.provider`` and ``reply.model`` say which chain entry answered.
+        """
         options = _pop_call_options(params)
-        chain = self.config.resolve_model(model)
-        errors: List[LLMError] = []
-        for position, target in enumerate(chain):
-            provider, vendor_model = self._split(target)
-            request = make_request(vendor_model, messages, **params)
+        calls = self._execute(self.config.resolve_model(model), model, messages, params, options, stream=False)
+        while True:
             try:
-                return self._with_retries(provider, request, options, self._chat_once)
-            except LLMError as exc:
-                errors.append(exc)
-                if position + 1 < len(chain) and isinstance(exc, FALLBACK_ON):
-                    continue
-                raise
-        raise errors[-1]  # pragma: no cover - the loop always returns or raises
+                next(calls)
+            except StopIteration as finished:
+                result: ChatResponse = finished.value
+                return result
 
     def stream(self, model: str, messages: Any, **params: Any) -> ChatStream:
         """Stream a reply. Iterate for ``ChatChunk``s; ``.response`` holds the assembled reply."""
         options = _pop_call_options(params)
-        chain = self.config.resolve_model(model)
-        return ChatStream(self, chain, messages, params, options)
+        return ChatStream(self, self.config.resolve_model(model), messages, params, options, requested=model)
 
     def batch(
         self, model: str, conversations: Sequence[Any], *, max_workers: int = 4, **params: Any
@@ -190,124 +229,156 @@ class Client:
         stream = self.stream(model, messages, **params)
         iterator = iter(stream)
         done = object()
-        while True:
-            chunk = await loop.run_in_executor(None, next, iterator, done)
-            if chunk is done:
-                return
-            yield chunk  # type: ignore[misc]
+        try:
+            while True:
+                chunk = await loop.run_in_executor(None, next, iterator, done)
+                if chunk is done:
+                    return
+                yield chunk  # type: ignore[misc]
+        finally:
+            stream.close()
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _execute(
+        self,
+        chain: List[str],
+        requested: str,
+        messages: Any,
+        params: Dict[str, Any],
+        options: Dict[str, Any],
+        *,
+        stream: bool,
+    ) -> Generator[ChatChunk, None, ChatResponse]:
+        """Every attempt of one call: yields the chunks of a stream, returns the reply.
+
+        For ``chat`` nothing is yielded. Retries and fallbacks happen only while nothing has
+        been yielded.
+        """
+        started = self.clock.monotonic()
+        deadline: Optional[Deadline] = None
+        wait = options.get("rate_limit_wait")
+        for position, target in enumerate(chain):
+            provider, vendor_model = self._split(target)
+            request = make_request(vendor_model, messages, stream=stream, **params)
+            policy = self._policy(provider, options)
+            timeouts = self._timeouts(provider, options)
+            if deadline is None:
+                # One budget for the whole call, fallbacks included, from the first entry.
+                deadline = Deadline(self.clock, timeouts.total)
+            attempt = 1
+            while True:
+                call = CallInfo(
+                    provider.name, request.model, attempt, stream, None, request, self.clock.monotonic(),
+                    position=position, chain=tuple(chain),
+                )
+                job = _Attempt(provider, request, call, timeouts.clamped(deadline.remaining()), deadline,
+                               None if wait is None else bool(wait))
+                delivered = 0
+                try:
+                    deadline()
+                    if stream:
+                        accumulator = StreamAccumulator(provider=provider.name, model=request.model)
+                        with ExitStack() as stack:
+                            for chunk in self._stream_once(job, stack, accumulator):
+                                delivered += 1
+                                yield chunk
+                        response = accumulator.response()
+                    else:
+                        response = self._chat_once(job)
+                except LLMError as exc:
+                    error = self._finish_error(exc, provider, request, attempt, deadline)
+                    self.plugins.hook.llmplex_on_error(call=call, error=error)
+                    # Once the caller has seen a chunk, a retry would duplicate text: never.
+                    delay = None if delivered else policy.delay(error, attempt)
+                    if delay is not None and not deadline.allows(delay):
+                        delay = None  # the wait alone would spend the budget
+                    if delay is None:
+                        if (not delivered and position + 1 < len(chain) and isinstance(error, FALLBACK_ON)
+                                and not deadline.expired):
+                            break  # next chain entry
+                        log_call(call, latency=self.clock.monotonic() - started, error=error,
+                                 requested=requested, fallbacks=position, request_id=call.extra.get("request_id"))
+                        raise error
+                    self.plugins.hook.llmplex_on_retry(call=call, error=error, delay=delay)
+                    log_retry(call, error, delay)
+                    self.clock.sleep(delay)
+                    attempt += 1
+                    continue
+                now = self.clock.monotonic()
+                response.attempts = attempt
+                if response.latency is None:
+                    response.latency = now - call.started
+                usage = response.usage
+                if job.estimated_tokens and usage is not None and usage.total_tokens > 0:
+                    self.limiter.settle(provider.name, request.model, job.estimated_tokens, usage.total_tokens)
+                self.plugins.hook.llmplex_after_response(call=call, response=response)
+                log_call(call, latency=now - started, response=response, requested=requested,
+                         fallbacks=position, request_id=call.extra.get("request_id"))
+                return response
+        raise ConfigError("empty model chain", field="model")  # pragma: no cover - resolve_model never returns []
 
     # -- one attempt -------------------------------------------------------------------------
-    def _build(self, provider: Provider, request: ChatRequest) -> WireRequest:
-        token = self._token(provider)
-        try:
-            return provider.build_request(request, now=self.clock.now(), token=token)
-        except LLMError as exc:
-            raise self._finish_error(exc, provider, request, 1)
-
-    def _token(self, provider: Provider) -> Optional[str]:
-        now = self.clock.now()
-        cached = self._tokens.get(provider.name)
-        if cached is not None and cached.expires_at - _TOKEN_MARGIN > now:
-            return cached.value
-        exchange = provider.token_request(now=now)
-        if exchange is None:
-            return None
-        response = self.http.send(exchange, self.timeouts)
-        if response.status >= 400:
-            raise provider.map_error(response, ChatRequest(model="-", messages=[{"role": "user", "content": "-"}]))
-        token = provider.parse_token(response, now=now)
-        self.redactor.add(token.value)
-        self._tokens[provider.name] = token
-        return token.value
-
-    def _with_retries(
-        self,
-        provider: Provider,
-        request: ChatRequest,
-        options: Dict[str, Any],
-        once: Callable[[Provider, ChatRequest, CallInfo, Timeouts], ChatResponse],
-    ) -> ChatResponse:
-        policy = self._policy(provider, options)
-        timeouts = self._timeouts(provider, options)
-        attempt = 1
-        while True:
-            call = CallInfo(provider.name, request.model, attempt, request.stream, None, request, self.clock.monotonic())
-            try:
-                response = once(provider, request, call, timeouts)
-                response.attempts = attempt
-                latency = self.clock.monotonic() - call.started
-                if response.latency is None:
-                    response.latency = latency
-                self.plugins.hook.llmplex_after_response(call=call, response=response)
-                log_call(call, latency=latency, response=response)
-                return response
-            except LLMError as exc:
-                error = self._finish_error(exc, provider, request, attempt)
-                self.plugins.hook.llmplex_on_error(call=call, error=error)
-                delay = policy.delay(error, attempt)
-                if delay is None:
-                    log_call(call, latency=self.clock.monotonic() - call.started, error=error)
-                    raise error from exc.__cause__
-                self.plugins.hook.llmplex_on_retry(call=call, error=error, delay=delay)
-                self.clock.sleep(delay)
-                attempt += 1
-
-    def _chat_once(self, provider: Provider, request: ChatRequest, call: CallInfo, timeouts: Timeouts) -> ChatResponse:
+    def _chat_once(self, job: _Attempt) -> ChatResponse:
+        provider, request = job.provider, job.request
         if not provider.supports_non_streaming:
-            streamed = request.model_copy(update={"stream": True})
+            streamed = _Attempt(provider, request.model_copy(update={"stream": True}), job.call, job.timeouts,
+                                job.deadline, job.wait)
+            accumulator = StreamAccumulator(provider=provider.name, model=request.model)
             with ExitStack() as stack:
-                accumulator = StreamAccumulator(provider=provider.name, model=request.model)
-                for chunk in self._stream_once(provider, streamed, call, timeouts, stack, accumulator):
+                for _ in self._stream_once(streamed, stack, accumulator):
                     pass
-                return accumulator.response()
-        wire = self._send_prelude(provider, request, call)
-        deadline = self._deadline(timeouts)
-        response = self.http.send(wire, timeouts, deadline=deadline)
+            job.estimated_tokens = streamed.estimated_tokens
+            return accumulator.response()
+        wire = self._send_prelude(job)
+        response = self.http.send(wire, job.timeouts, deadline=job.deadline)
+        job.call.extra["request_id"] = response.request_id
         if response.status >= 400:
-            raise provider.map_error(response, request)
+            raise self._http_error(provider, response, request)
         try:
             return provider.parse_response(response, request)
-        except LLMError:
-            raise
+        except LLMError as exc:
+            raise self._enrich(exc, response)
         except PARSE_FAILURES as exc:
             raise ProtocolError(
-                f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}", raw=response.body
+                f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}", raw=response.body[:_RAW_LIMIT]
             ) from None
 
-    def _send_prelude(self, provider: Provider, request: ChatRequest, call: CallInfo) -> WireRequest:
-        self.limiter.acquire(provider.name, request.model)
-        wire = self._build(provider, request)
-        call.wire = redact_wire(wire, self.redactor)
-        self.plugins.hook.llmplex_before_request(call=call)
+    def _send_prelude(self, job: _Attempt) -> WireRequest:
+        provider, request = job.provider, job.request
+        if self.limiter.limited(provider.name, request.model):
+            job.estimated_tokens = estimate_tokens(request)
+            self.limiter.acquire(
+                provider.name, request.model, job.estimated_tokens, wait=job.wait, max_wait=job.deadline.remaining()
+            )
+            # Waiting for a slot used up part of the budget.
+            job.timeouts = job.timeouts.clamped(job.deadline.remaining())
+        wire = self._build(provider, request, job.timeouts)
+        job.call.wire = redact_wire(wire, self.redactor)
+        self.plugins.hook.llmplex_before_request(call=job.call)
         return wire
 
-    def _stream_once(
-        self,
-        provider: Provider,
-        request: ChatRequest,
-        call: CallInfo,
-        timeouts: Timeouts,
-        stack: ExitStack,
-        accumulator: StreamAccumulator,
-    ) -> Iterator[ChatChunk]:
+    def _stream_once(self, job: _Attempt, stack: ExitStack, accumulator: StreamAccumulator) -> Iterator[ChatChunk]:
         """Chunks of one attempt; on error the accumulator still holds what arrived."""
-        wire = self._send_prelude(provider, request, call)
+        provider, request = job.provider, job.request
+        wire = self._send_prelude(job)
         parser = provider.stream_parser(request)
-        deadline = self._deadline(timeouts)
+        headers: Mapping[str, str] = {}
         try:
             if wire.framing == "websocket":
                 from .transport.websocket import HandshakeRejected
 
                 try:
-                    frames = stack.enter_context(self.websocket.open(wire, timeouts))
+                    frames = stack.enter_context(self.websocket.open(wire, job.timeouts, deadline=job.deadline))
                 except HandshakeRejected as rejected:
-                    raise provider.map_error(rejected.response, request) from None
+                    raise self._http_error(provider, rejected.response, request) from None
                 events: Iterator[Any] = frames
             else:
-                http_stream = stack.enter_context(self.http.open_stream(wire, timeouts))
+                http_stream = stack.enter_context(self.http.open_stream(wire, job.timeouts, deadline=job.deadline))
+                headers = http_stream.headers
+                job.call.extra["request_id"] = http_stream.request_id
                 if http_stream.status >= 400:
-                    body = http_stream.read_all()
-                    raise provider.map_error(WireResponse(http_stream.status, http_stream.headers, body), request)
+                    body = http_stream.read_all(_RAW_LIMIT)
+                    raise self._http_error(provider, WireResponse(http_stream.status, http_stream.headers, body), request)
                 events = _decoded(http_stream.chunks, wire.framing)
             for event in events:
                 for chunk in parser.feed(event):
@@ -315,58 +386,94 @@ class Client:
                     yield chunk
                 if parser.done:
                     break
-                if deadline is not None:
-                    deadline()
             for chunk in parser.close():
                 accumulator.add(chunk)
                 yield chunk
         except LLMError as exc:
             if accumulator.chunks:
                 exc.partial = accumulator.response(strict=False)
-            raise
+            raise self._enrich(exc, WireResponse(200, headers)) if headers else exc
         except PARSE_FAILURES as exc:
             error = ProtocolError(f"{provider.name} stream could not be parsed: {type(exc).__name__}: {exc}")
             if accumulator.chunks:
                 error.partial = accumulator.response(strict=False)
             raise error from None
 
-    # -- helpers -----------------------------------------------------------------------------
-    def _deadline(self, timeouts: Timeouts) -> Optional[Callable[[], None]]:
-        if timeouts.total is None:
+    def _build(self, provider: Provider, request: ChatRequest, timeouts: Timeouts) -> WireRequest:
+        token = self._token(provider, request, timeouts)
+        return provider.build_request(request, now=self.clock.now(), token=token)
+
+    def _token(self, provider: Provider, request: ChatRequest, timeouts: Timeouts) -> Optional[str]:
+        """The provider's short-lived token, fetched when missing or about to expire.
+
+        Runs inside an attempt, so a failed exchange is retried (and falls back) like the call.
+        """
+        now = self.clock.now()
+        with self._lock:
+            cached = self._tokens.get(provider.name)
+        if cached is not None and cached.expires_at - _TOKEN_MARGIN > now:
+            return cached.value
+        exchange = provider.token_request(now=now)
+        if exchange is None:
             return None
-        limit = self.clock.monotonic() + timeouts.total
-        total = timeouts.total
+        self.redactor.add(_bearer(exchange))
+        response = self.http.send(exchange, timeouts)
+        if response.status >= 400:
+            raise self._http_error(provider, response, request)
+        try:
+            token = provider.parse_token(response, now=now)
+        except LLMError as exc:
+            raise self._enrich(exc, response)
+        except PARSE_FAILURES as exc:
+            raise ProtocolError(
+                f"{provider.name} token reply could not be parsed: {type(exc).__name__}", raw=response.body[:_RAW_LIMIT]
+            ) from None
+        self.redactor.add(token.value)
+        with self._lock:
+            self._tokens[provider.name] = token
+        return token.value
 
-        def check() -> None:
-            if self.clock.monotonic() > limit:
-                raise TimeoutError(f"call exceeded its total deadline of {total} s")
+    # -- errors ------------------------------------------------------------------------------
+    def _http_error(self, provider: Provider, response: WireResponse, request: ChatRequest) -> LLMError:
+        """The provider's error for a non-2xx reply, with what only the client knows added."""
+        try:
+            error = provider.map_error(response, request)
+        except LLMError as raised:  # a provider should return it, but raising is understood
+            error = raised
+        except PARSE_FAILURES as exc:
+            error = ProtocolError(
+                f"{provider.name} error reply (HTTP {response.status}) could not be parsed: {type(exc).__name__}",
+                status=response.status,
+                raw=response.body[:_RAW_LIMIT],
+            )
+        error.with_context(status=response.status)
+        return self._enrich(error, response)
 
-        return check
+    def _enrich(self, error: LLMError, response: WireResponse) -> LLMError:
+        """Fill in request id, Retry-After (HTTP-date form needs the clock) and x-should-retry."""
+        error.with_context(request_id=response.request_id)
+        if error.raw is None and response.body:
+            error.raw = response.body[:_RAW_LIMIT]
+        if error.retry_after is None:
+            error.retry_after = parse_retry_after(response.headers, now=self.clock.now())
+        if should_retry_hint(error) is None:
+            set_should_retry(error, server_says_retry(response.headers))
+        return error
 
-    def _policy(self, provider: Provider, options: Dict[str, Any]) -> RetryPolicy:
-        retries = options.get("max_retries", provider.settings.options.get("max_retries"))
-        if retries is None:
-            return self.retry
-        return RetryPolicy(
-            max_retries=int(retries),
-            initial_delay=self.retry.initial_delay,
-            max_delay=self.retry.max_delay,
-            max_retry_after=self.retry.max_retry_after,
-            jitter=self.retry.jitter,
-        )
-
-    def _timeouts(self, provider: Provider, options: Dict[str, Any]) -> Timeouts:
-        timeouts = _timeouts_from(provider.settings.options, self.timeouts)
-        value = options.get("timeout")
-        if isinstance(value, Timeouts):
-            return value
-        if value is not None:
-            return Timeouts(connect=timeouts.connect, read=float(value), total=timeouts.total)
-        return timeouts
-
-    def _finish_error(self, error: LLMError, provider: Provider, request: ChatRequest, attempt: int) -> LLMError:
+    def _finish_error(
+        self, error: LLMError, provider: Provider, request: ChatRequest, attempt: int, deadline: Optional[Deadline]
+    ) -> LLMError:
         error.with_context(provider=provider.name, model=request.model)
         error.attempts = attempt
+        if isinstance(error, TimeoutError) and deadline is not None and deadline.expired:
+            set_should_retry(error, False)
+            if "total deadline" not in error.message:
+                error.message = f"{error.message} (the call's total deadline of {deadline.seconds} s is spent)"
+                error.args = (error.message,)
+        if isinstance(error, AuthenticationError):
+            # A revoked or expired token must not be reused by the next call.
+            with self._lock:
+                self._tokens.pop(provider.name, None)
         clean = self.redactor.text(error.message)
         if clean != error.message:
             error.message = clean
@@ -379,6 +486,61 @@ class Client:
             if masked != text:
                 error.raw = masked.encode("utf-8")
         return error
+
+    # -- settings ----------------------------------------------------------------------------
+    def _own(self, provider: Provider, key: str) -> Any:
+        """``key`` from the provider's own config table (or its preset), not inherited from
+        ``[defaults]``: those are already folded into ``self.retry`` / ``self.timeouts``, which
+        an explicit ``Client(retry=..., timeouts=...)`` overrides."""
+        options = provider.settings.options
+        if key not in options:
+            return None
+        value = options[key]
+        defaults = self.config.defaults
+        if key in defaults and defaults[key] == value:
+            return None
+        return value
+
+    def _policy(self, provider: Provider, options: Mapping[str, Any]) -> RetryPolicy:
+        policy = self.retry
+        where = f"providers.{provider.name}"
+        table = self._own(provider, "retry")
+        if table is not None:
+            if not isinstance(table, Mapping):
+                raise ConfigError(f"{where}.retry must be a table", field=f"{where}.retry")
+            policy = policy.with_options(table, f"{where}.retry")
+        retries = self._own(provider, "max_retries")
+        if retries is not None:
+            policy = policy.replace(max_retries=retries)
+        chosen = options.get("retry")
+        if chosen is not None:
+            if not isinstance(chosen, RetryPolicy):
+                raise ConfigError("retry= must be a RetryPolicy", field="retry")
+            policy = chosen
+        if options.get("max_retries") is not None:
+            policy = policy.replace(max_retries=options["max_retries"])
+        return policy
+
+    def _timeouts(self, provider: Provider, options: Mapping[str, Any]) -> Timeouts:
+        own = {key: self._own(provider, key) for key in ("timeout", "connect_timeout", "total_timeout")}
+        timeouts = _timeouts_from(own, self.timeouts)
+        value = options.get("timeout")
+        if isinstance(value, Timeouts):
+            timeouts = value
+        elif value is not None:
+            timeouts = Timeouts(connect=timeouts.connect, read=_seconds(value, "timeout"), total=timeouts.total)
+        total = options.get("total_timeout")
+        if total is not None:
+            timeouts = Timeouts(connect=timeouts.connect, read=timeouts.read, total=_seconds(total, "total_timeout"))
+        return timeouts
+
+
+def _bearer(wire: WireRequest) -> str:
+    """The credential inside a token exchange's Authorization header, if any (to redact it)."""
+    for name, value in wire.headers.items():
+        if name.lower() == "authorization":
+            return value.partition(" ")[2] or value
+    return ""
 
 
 def _decoded(chunks: Iterator[bytes], framing: str) -> Iterator[Any]:
@@ -402,10 +564,24 @@ def _pop_call_options(params: Dict[str, Any]) -> Dict[str, Any]:
     return {k: params.pop(k) for k in _CALL_OPTIONS if k in params}
 
 
-def _timeouts_from(options: Any, base: Timeouts) -> Timeouts:
+def _seconds(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ConfigError(f"{name} must be a number of seconds, got {type(value).__name__}", field=name)
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}", field=name) from None
+    if not seconds > 0:
+        raise ConfigError(f"{name} must be positive, got {value!r}", field=name)
+    return seconds
+
+
+def _timeouts_from(options: Mapping[str, Any], base: Timeouts) -> Timeouts:
+    """``timeout`` (read), ``connect_timeout`` and ``total_timeout`` from a config table."""
+
     def get(key: str, default: Optional[float]) -> Optional[float]:
-        value = options.get(key) if hasattr(options, "get") else None
-        return float(value) if value is not None else default
+        value = options.get(key)
+        return _seconds(value, key) if value is not None else default
 
     return Timeouts(
         connect=get("connect_timeout", base.connect) or base.connect,
@@ -414,67 +590,69 @@ def _timeouts_from(options: Any, base: Timeouts) -> Timeouts:
     )
 
 
+def _policy_from(options: Mapping[str, Any], base: RetryPolicy, where: str) -> RetryPolicy:
+    """``retry = {...}`` and ``max_retries`` from a config table."""
+    policy = base
+    table = options.get("retry")
+    if table is not None:
+        if not isinstance(table, Mapping):
+            raise ConfigError(f"{where}.retry must be a table", field=f"{where}.retry")
+        policy = policy.with_options(table, f"{where}.retry")
+    if options.get("max_retries") is not None:
+        policy = policy.replace(max_retries=options["max_retries"])
+    return policy
+
+
 class ChatStream:
     """An iterable of ChatChunks; after iteration, ``response`` is the assembled ChatResponse.
 
-    Retries and fallbacks apply only until the first chunk reaches the caller.
+    Retries and fallbacks apply only until the first chunk reaches the caller. Use it as a
+    context manager (or call :meth:`close`) to release the connection when stopping early.
     """
 
     def __init__(
-        self, client: Client, chain: List[str], messages: Any, params: Dict[str, Any], options: Dict[str, Any]
+        self,
+        client: Client,
+        chain: List[str],
+        messages: Any,
+        params: Dict[str, Any],
+        options: Dict[str, Any],
+        *,
+        requested: Optional[str] = None,
     ) -> None:
         self._client = client
         self._chain = chain
         self._messages = messages
         self._params = params
         self._options = options
+        self._requested = requested or (chain[0] if chain else "")
         self.response: Optional[ChatResponse] = None
         self._started = False
+        self._calls: Optional[Generator[ChatChunk, None, ChatResponse]] = None
 
     def __iter__(self) -> Iterator[ChatChunk]:
         if self._started:
             raise RuntimeError("a ChatStream can be iterated once")
         self._started = True
-        return self._run()
+        self._calls = self._client._execute(
+            self._chain, self._requested, self._messages, self._params, self._options, stream=True
+        )
+        return self._run(self._calls)
+
+    def __enter__(self) -> ChatStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the stream and release its connection (safe to call at any time)."""
+        if self._calls is not None:
+            self._calls.close()
 
     @property
     def text(self) -> str:
         return self.response.text if self.response is not None else ""
 
-    def _run(self) -> Iterator[ChatChunk]:
-        client = self._client
-        for position, target in enumerate(self._chain):
-            provider, vendor_model = client._split(target)
-            request = make_request(vendor_model, self._messages, stream=True, **self._params)
-            policy = client._policy(provider, self._options)
-            timeouts = client._timeouts(provider, self._options)
-            attempt = 1
-            while True:
-                call = CallInfo(provider.name, request.model, attempt, True, None, request, client.clock.monotonic())
-                accumulator = StreamAccumulator(provider=provider.name, model=request.model)
-                delivered = 0
-                try:
-                    with ExitStack() as stack:
-                        for chunk in client._stream_once(provider, request, call, timeouts, stack, accumulator):
-                            delivered += 1
-                            yield chunk
-                    response = accumulator.response()
-                    response.attempts = attempt
-                    response.latency = client.clock.monotonic() - call.started
-                    self.response = response
-                    client.plugins.hook.llmplex_after_response(call=call, response=response)
-                    log_call(call, latency=response.latency, response=response)
-                    return
-                except LLMError as exc:
-                    error = client._finish_error(exc, provider, request, attempt)
-                    client.plugins.hook.llmplex_on_error(call=call, error=error)
-                    # Once the caller has seen a chunk, a retry would duplicate text: never.
-                    delay = None if delivered else policy.delay(error, attempt)
-                    if delay is None:
-                        log_call(call, latency=client.clock.monotonic() - call.started, error=error)
-                        if not delivered and position + 1 < len(self._chain) and isinstance(error, FALLBACK_ON):
-                            break
-                        raise error from exc.__cause__
-                    client.plugins.hook.llmplex_on_retry(call=call, error=error, delay=delay)
-                    client.clock.sleep(delay)
-                    attempt += 1
+    def _run(self, calls: Generator[ChatChunk, None, ChatResponse]) -> Iterator[ChatChunk]:
+        self.response = yield from calls

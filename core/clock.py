@@ -6,8 +6,9 @@ and retry tests instant.
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Protocol
+from typing import List, Protocol
 
 __all__ = ["Clock", "SystemClock", "FixedClock"]
 
@@ -37,11 +38,16 @@ class SystemClock:
 
 
 class FixedClock:
-    """A clock that only moves when told (or when slept on): for tests and reproducible requests."""
+    """A clock that only moves when told (or when slept on): for tests and reproducible requests.
+
+    ``slept`` records every requested sleep, in order, so a test asserts the exact waits of a
+    retry sequence without waiting. Safe to share between threads (``batch``).
+    """
 
     def __init__(self, start: float = 0.0) -> None:
         self.current = float(start)
-        self.slept: list[float] = []
+        self.slept: List[float] = []
+        self._lock = threading.Lock()
 
     def now(self) -> float:
         return self.current
@@ -50,8 +56,10 @@ class FixedClock:
         return self.current
 
     def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.current += max(0.0, seconds)
+        with self._lock:
+            self.slept.append(seconds)
+            self.current += max(0.0, seconds)
 
     def advance(self, seconds: float) -> None:
-        self.current += seconds
+        with self._lock:
+            self.current += seconds

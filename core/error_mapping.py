@@ -7,6 +7,7 @@ HTTP status classes, context-length wording, ``Retry-After`` parsing.
 from __future__ import annotations
 
 import email.utils
+import math
 import re
 from typing import Any, Mapping, Optional, Type, Union
 
@@ -21,6 +22,7 @@ from .errors import (
     RateLimitError,
     ServerError,
 )
+from .retry import server_says_retry, set_should_retry
 
 __all__ = ["error_class_for_status", "looks_like_context_length", "parse_retry_after", "status_error"]
 
@@ -74,9 +76,15 @@ def status_error(
     code: Optional[Union[str, int]] = None,
     error_type: Optional[str] = None,
     headers: Optional[Mapping[str, str]] = None,
+    now: Optional[float] = None,
     **context: Any,
 ) -> LLMError:
-    """The error for an HTTP status, refined by the vendor's code, type and message."""
+    """The error for an HTTP status, refined by the vendor's code, type and message.
+
+    ``headers`` give ``retry_after`` (``retry-after-ms``, ``Retry-After`` seconds; the HTTP-date
+    form needs ``now``, which providers do not have: the client fills it in from the same
+    headers with its injected clock) and the server's ``x-should-retry`` verdict.
+    """
     cls = error_class_for_status(status)
     marker = f"{code or ''} {error_type or ''}".lower()
     if cls is InvalidRequestError:
@@ -87,42 +95,55 @@ def status_error(
     if cls is RateLimitError and "insufficient_quota" in marker:
         # A quota that is used up will not come back by waiting: do not retry it.
         cls = PermissionDeniedError
-    retry_after = parse_retry_after(headers or {}, now=None)
-    return cls(message, status=status, code=code, retry_after=retry_after, **context)
+    retry_after = parse_retry_after(headers or {}, now=now)
+    error = cls(message, status=status, code=code, retry_after=retry_after, **context)
+    return set_should_retry(error, server_says_retry(headers or {}))
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: Optional[float]) -> Optional[float]:
-    """Seconds to wait from ``retry-after-ms``, ``retry-after`` (seconds or HTTP date).
+    """Seconds to wait from ``retry-after-ms``, else ``retry-after`` (seconds or HTTP date).
 
-    ``now`` is needed only for the HTTP-date form; without it that form is ignored.
+    Never raises. Rules (the OpenAI SDK's): ``retry-after-ms`` is milliseconds and wins;
+    ``retry-after`` may be a float ("if someone sends a float there's no reason for us to not
+    respect it"); an HTTP date is converted with ``now`` (seconds since the epoch, from the
+    injected clock) and ignored without it. Negative, NaN, a literal ``inf`` and unparseable
+    values give None (so the caller backs off normally); a number so large it overflows to
+    infinity gives ``inf`` (the server asked for a very long wait: do not retry fast). A date in
+    the past gives 0.0.
     """
-    lowered = {k.lower(): v for k, v in headers.items()}
-    raw_ms = lowered.get("retry-after-ms")
-    if raw_ms is not None:
-        try:
-            value = float(raw_ms) / 1000.0
-            if value >= 0 and value == value:  # also rejects NaN
-                return value
-        except ValueError:
-            pass
-    raw = lowered.get("retry-after")
-    if raw is None:
-        return None
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        raw = lowered.get(name)
+        if raw is None:
+            continue
+        seconds = _number(raw)
+        if seconds is not None:
+            return seconds / scale
+        if name == "retry-after" and now is not None:
+            return _date_delta(raw, now)
+    return None
+
+
+def _number(raw: str) -> Optional[float]:
+    text = raw.strip()
     try:
-        value = float(raw)
-        return value if value >= 0 and value == value else None
+        value = float(text)
     except ValueError:
-        pass
-    if now is None:
         return None
-    parsed = email.utils.parsedate_to_datetime(raw) if _looks_like_date(raw) else None
-    if parsed is None:
+    if math.isnan(value) or value < 0:
         return None
-    return max(0.0, parsed.timestamp() - now)
+    if math.isinf(value):
+        # "inf" written out is nonsense; digits that overflow mean "a very long time".
+        return None if text.lstrip("+").lower() in ("inf", "infinity") else math.inf
+    return value
 
 
-def _looks_like_date(raw: str) -> bool:
+def _date_delta(raw: str, now: float) -> Optional[float]:
     try:
-        return email.utils.parsedate_tz(raw) is not None
-    except (TypeError, ValueError):
-        return False
+        parsed = email.utils.parsedate_tz(raw)
+        if parsed is None:
+            return None
+        return max(0.0, float(email.utils.mktime_tz(parsed)) - now)
+    except (TypeError, ValueError, OverflowError):
+        # e.g. a year beyond datetime's range: unusable, back off normally.
+        return None

@@ -7,7 +7,7 @@ import binascii
 import json
 from typing import Any, Dict, FrozenSet, List, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, field_validator, model_validator
 
 __all__ = [
     "TextPart",
@@ -53,6 +53,8 @@ class TextPart(BaseModel):
 def _decode_base64(b64: str) -> bytes:
     """Strict base64 (whitespace such as MIME line breaks is ignored); ValueError otherwise."""
     compact = "".join(b64.split())
+    if ("-" in compact or "_" in compact) and not ("+" in compact or "/" in compact):
+        compact = compact.replace("-", "+").replace("_", "/")  # the URL-safe alphabet
     if compact.startswith("data:"):
         raise ValueError("got a data: URL, not bare base64; pass it as url=... instead")
     try:
@@ -67,16 +69,11 @@ def _decode_base64(b64: str) -> bytes:
 class ImagePart(BaseModel):
     """An image, either by URL (``http(s)://`` or ``data:``) or as raw bytes with a media type.
 
-    ``data`` given as a ``str`` is read as base64 (so JSON dumps, which write bytes as base64,
-    load back unchanged).
+    ``data`` given as a ``str`` is read as base64, and JSON dumps write it as base64, so
+    ``model_validate_json(model_dump_json())`` gives the same bytes back.
     """
 
-    model_config = ConfigDict(
-        extra="forbid",
-        hide_input_in_errors=True,
-        ser_json_bytes="base64",
-        val_json_bytes="base64",
-    )
+    model_config = _MODEL_CONFIG
     type: Literal["image"] = "image"
     url: Optional[str] = None
     data: Optional[bytes] = None
@@ -85,6 +82,10 @@ class ImagePart(BaseModel):
     detail: Optional[str] = None
     #: Vendor-only keys of the part, passed through untouched.
     extra: Dict[str, Any] = Field(default_factory=dict)
+
+    @field_serializer("data", when_used="json")
+    def _data_as_base64(self, data: Optional[bytes]) -> Optional[str]:
+        return None if data is None else base64.b64encode(data).decode("ascii")
 
     @field_validator("data", mode="before")
     @classmethod
@@ -225,6 +226,14 @@ class ToolCall(BaseModel):
                 values = {**values, "arguments": dict(args), "raw_arguments": raw_text}
             elif args is None:
                 values = {**values, "arguments": {}, "raw_arguments": ""}
+        elif has_raw and has_parsed and values["raw_arguments"] == "" and isinstance(values["arguments"], Mapping):
+            # Both given but the text empty: the parsed arguments are the truth (else they'd be lost).
+            if values["arguments"]:
+                try:
+                    raw_text = json.dumps(dict(values["arguments"]), ensure_ascii=False)
+                except (TypeError, ValueError) as exc:
+                    raise FieldValueError("arguments", f"arguments must be JSON-serialisable ({exc})") from None
+                values = {**values, "raw_arguments": raw_text}
         return values
 
 

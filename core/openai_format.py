@@ -1,7 +1,10 @@
 """The OpenAI chat format as llmplex's lingua franca: exact round trips both ways.
 
 ``to_openai(from_openai(x)) == x`` holds for every OpenAI-shaped message list that llmplex can
-represent: keys the schema does not model are kept in ``Message.extra`` and written back.
+represent: keys the schema does not model are kept in ``extra`` (of the message, of a content part,
+of a tool call) and written back; explicit ``null``s of ``name``, ``tool_calls``, ``tool_call_id``
+and ``reasoning_content`` (as in ``openai`` SDK ``model_dump()`` output) are written back too;
+tool-call arguments are kept as the exact string received.
 """
 
 from __future__ import annotations
@@ -10,7 +13,17 @@ from typing import Any, Callable, Dict, List, Mapping, Sequence, TypeVar, Union
 
 from pydantic import ValidationError
 
-from .messages import ImagePart, Message, Part, TextPart, ToolCall
+from .messages import (
+    MODELLED_KEYS,
+    NULLABLE_KEYS,
+    FieldValueError,
+    ImagePart,
+    Message,
+    Part,
+    TextPart,
+    ToolCall,
+    parse_arguments,
+)
 from .tools import Tool, ToolChoice
 
 __all__ = [
@@ -21,18 +34,42 @@ __all__ = [
     "tool_to_openai",
     "tool_from_openai",
     "tool_choice_to_openai",
+    "FieldValueError",
+    "MessageLike",
 ]
 
 T = TypeVar("T")
-_MODELLED_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "reasoning_content")
+_MODELLED_KEYS = MODELLED_KEYS
+_CALL_KEYS = ("id", "type", "function")
+
+MessageLike = Union[Message, Mapping[str, Any]]
 
 
-def message_from_openai(data: Mapping[str, Any]) -> Message:
-    """One OpenAI chat message (a dict) as a Message; raises ValueError/ValidationError."""
+def message_from_openai(data: MessageLike) -> Message:
+    """One OpenAI chat message (a dict) as a Message (a Message is returned as it is).
+
+    Low level: raises ``FieldValueError`` (a ValueError whose ``path`` names the field inside the
+    message) or pydantic's ``ValidationError``. :func:`from_openai` raises InvalidRequestError.
+    """
+    if isinstance(data, Message):
+        return data
     if not isinstance(data, Mapping):
         raise ValueError(f"a message must be a dict or Message, got {type(data).__name__}")
-    fields: Dict[str, Any] = {k: data[k] for k in _MODELLED_KEYS if k in data}
-    if isinstance(fields.get("content"), list):
+    fields: Dict[str, Any] = {}
+    nulls = []
+    for key in _MODELLED_KEYS:
+        if key not in data:
+            continue
+        if data[key] is None and key in NULLABLE_KEYS:
+            nulls.append(key)
+            continue
+        fields[key] = data[key]
+    content = fields.get("content")
+    if content is not None and not isinstance(content, (str, list)):
+        raise FieldValueError(
+            "content", f"content must be a string or a list of parts, got {type(content).__name__}; pass content='...'"
+        )
+    if isinstance(content, list):
         fields["content"] = [_at(f"content[{i}]", _part_from_openai, p) for i, p in enumerate(fields["content"])]
     if isinstance(fields.get("tool_calls"), list):
         fields["tool_calls"] = [
@@ -41,102 +78,177 @@ def message_from_openai(data: Mapping[str, Any]) -> Message:
     extra = {k: v for k, v in data.items() if k not in _MODELLED_KEYS}
     if extra:
         fields["extra"] = extra
-    return Message(**fields)
-
-
-class FieldValueError(ValueError):
-    """A ValueError that knows which field inside a message it is about."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.path = path
-        self.reason = message
+    message = Message(**fields)
+    if nulls:
+        message._null_keys = frozenset(nulls)
+    return message
 
 
 def _at(path: str, convert: Callable[[Any], T], value: Any) -> T:
+    """``convert(value)``, with any error re-raised as FieldValueError under ``path``."""
     try:
         return convert(value)
     except ValidationError as exc:
         first = exc.errors(include_input=False)[0]
-        inner = ".".join(str(p) for p in first.get("loc", ()) if p not in ("TextPart", "ImagePart"))
-        message = str(first.get("msg", "invalid value")).replace("Value error, ", "")
+        error = first.get("ctx", {}).get("error")
+        if isinstance(error, FieldValueError):
+            inner, message = error.path, error.reason
+        else:
+            inner = ".".join(str(p) for p in first.get("loc", ()))
+            message = str(first.get("msg", "invalid value"))
+        message = message[len("Value error, ") :] if message.startswith("Value error, ") else message
         raise FieldValueError(f"{path}.{inner}" if inner else path, message) from None
-    except FieldValueError:
-        raise
+    except FieldValueError as exc:
+        raise FieldValueError(f"{path}.{exc.path}" if exc.path else path, exc.reason) from None
     except ValueError as exc:
         raise FieldValueError(path, str(exc)) from None
 
 
 def _part_from_openai(part: Any) -> Part:
+    if isinstance(part, (TextPart, ImagePart)):
+        return part
     if not isinstance(part, Mapping):
         raise ValueError(f"a content part must be a dict, got {type(part).__name__}")
     kind = part.get("type")
     if kind == "text":
-        return TextPart(text=part.get("text"))  # type: ignore[arg-type]
+        text = part.get("text")
+        if not isinstance(text, str):
+            raise FieldValueError("text", "a text part needs text as a string, e.g. {'type': 'text', 'text': '...'}")
+        extra = {k: v for k, v in part.items() if k not in ("type", "text")}
+        return TextPart(text=text, extra=extra) if extra else TextPart(text=text)
     if kind == "image_url":
         image = part.get("image_url")
+        extra = {k: v for k, v in part.items() if k not in ("type", "image_url")}
         if isinstance(image, str):
-            return ImagePart(url=image)
+            image = {"url": image}
         if not isinstance(image, Mapping):
-            raise ValueError("image_url part needs an image_url object with a url")
-        return ImagePart(url=image.get("url"), detail=image.get("detail"))
-    raise ValueError(f"content part type {kind!r} is not supported; use 'text' or 'image_url'")
+            raise FieldValueError(
+                "image_url", "an image_url part needs image_url={'url': 'https://...' or 'data:...'}"
+            )
+        url = image.get("url")
+        if not isinstance(url, str) or not url.strip():
+            raise FieldValueError(
+                "image_url.url",
+                "an image part needs a url ('https://...' or a 'data:' URL); for bytes use ImagePart(data=...)",
+            )
+        detail = image.get("detail")
+        fields: Dict[str, Any] = {"url": url}
+        if detail is not None:
+            fields["detail"] = detail
+        if extra:
+            fields["extra"] = extra
+        return ImagePart(**fields)
+    if kind == "image":  # llmplex's own shape (ImagePart.model_dump())
+        return ImagePart.model_validate(dict(part))
+    shown = repr(kind) if isinstance(kind, str) and len(kind) <= 40 else type(kind).__name__
+    raise FieldValueError("type", f"content part type {shown} is not supported; use 'text' or 'image_url'")
 
 
 def _tool_call_from_openai(call: Any) -> ToolCall:
-    if not isinstance(call, Mapping) or not isinstance(call.get("function"), Mapping):
-        raise ValueError("a tool call needs {'id', 'type': 'function', 'function': {'name', 'arguments'}}")
-    function = call["function"]
+    if isinstance(call, ToolCall):
+        return call
+    if not isinstance(call, Mapping):
+        raise ValueError(
+            f"a tool call must be a dict like {{'id', 'type': 'function', 'function': {{'name', 'arguments'}}}}, "
+            f"got {type(call).__name__}"
+        )
+    kind = call.get("type", "function")
+    if kind != "function":
+        raise FieldValueError("type", "only tool calls of type 'function' are supported")
+    call_id = call.get("id")
+    if not isinstance(call_id, str) or not call_id:
+        raise FieldValueError("id", "a tool call needs an id (a non-empty string) that tool results can answer")
+    function = call.get("function")
+    if not isinstance(function, Mapping):
+        raise FieldValueError("function", "a tool call needs function={'name': ..., 'arguments': '{...}'}")
+    name = function.get("name")
+    if not isinstance(name, str) or not name:
+        raise FieldValueError("function.name", "a tool call needs the function's name")
     arguments = function.get("arguments", "")
+    extra = {k: v for k, v in call.items() if k not in _CALL_KEYS}
+    fields: Dict[str, Any] = {"id": call_id, "name": name}
+    if extra:
+        fields["extra"] = extra
     if isinstance(arguments, Mapping):
-        return ToolCall(id=call.get("id"), name=function.get("name"), arguments=dict(arguments))
-    return ToolCall(id=call.get("id"), name=function.get("name"), raw_arguments=arguments)
+        fields["arguments"] = dict(arguments)
+    elif isinstance(arguments, str):
+        try:
+            fields["arguments"] = parse_arguments(arguments)
+        except ValueError as exc:
+            raise FieldValueError("function.arguments", str(exc)) from None
+        fields["raw_arguments"] = arguments
+    else:
+        raise FieldValueError(
+            "function.arguments", "arguments must be a JSON object in a string, e.g. '{\"city\": \"Paris\"}'"
+        )
+    return ToolCall(**fields)
 
 
-def message_to_openai(message: Message) -> Dict[str, Any]:
-    """A Message as an OpenAI chat message dict."""
+def message_to_openai(message: MessageLike) -> Dict[str, Any]:
+    """A Message (or an OpenAI-shaped dict, checked) as an OpenAI chat message dict."""
+    if not isinstance(message, Message):
+        message = message_from_openai(message)
     out: Dict[str, Any] = {"role": message.role}
     content = message.content
     if content is not None or "content" in message.model_fields_set:
         out["content"] = content if not isinstance(content, list) else [_part_to_openai(p) for p in content]
-    if message.name is not None:
+    nulls = message._null_keys
+    if message.name is not None or "name" in nulls:
         out["name"] = message.name
     if message.tool_calls is not None:
-        out["tool_calls"] = [
-            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.raw_arguments}}
-            for c in message.tool_calls
-        ]
-    if message.tool_call_id is not None:
+        out["tool_calls"] = [_tool_call_to_openai(c) for c in message.tool_calls]
+    elif "tool_calls" in nulls:
+        out["tool_calls"] = None
+    if message.tool_call_id is not None or "tool_call_id" in nulls:
         out["tool_call_id"] = message.tool_call_id
-    if message.reasoning_content is not None:
+    if message.reasoning_content is not None or "reasoning_content" in nulls:
         out["reasoning_content"] = message.reasoning_content
     out.update(message.extra)
     return out
 
 
+def _tool_call_to_openai(call: ToolCall) -> Dict[str, Any]:
+    out: Dict[str, Any] = {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": call.raw_arguments},
+    }
+    out.update(call.extra)
+    return out
+
+
 def _part_to_openai(part: Part) -> Dict[str, Any]:
     if isinstance(part, TextPart):
-        return {"type": "text", "text": part.text}
+        return {"type": "text", "text": part.text, **part.extra}
     image: Dict[str, Any] = {"url": part.as_data_url()}
     if part.detail is not None:
         image["detail"] = part.detail
-    return {"type": "image_url", "image_url": image}
+    return {"type": "image_url", "image_url": image, **part.extra}
 
 
-MessageLike = Union[Message, Mapping[str, Any]]
+def from_openai(messages: Sequence[MessageLike]) -> List[Message]:
+    """An OpenAI ``messages`` list as Messages (Messages in it are kept as they are).
+
+    Raises ``InvalidRequestError`` whose ``.field`` names the bad place (``messages[2].role``).
+    Only each message's own shape is checked; :func:`llmplex.validation.check_conversation`
+    checks the conversation (tool results answering earlier calls).
+    """
+    from .validation import coerce_messages  # validation imports this module
+
+    if isinstance(messages, (list, tuple)) and not messages:
+        return []
+    return coerce_messages(messages)
 
 
-def from_openai(messages: Sequence[Mapping[str, Any]]) -> List[Message]:
-    """An OpenAI ``messages`` list as Messages."""
-    return [message_from_openai(m) for m in messages]
+def to_openai(messages: Sequence[MessageLike]) -> List[Dict[str, Any]]:
+    """Messages (or OpenAI-shaped dicts, checked) as an OpenAI ``messages`` list."""
+    return [message_to_openai(m) for m in from_openai(messages)]
 
 
-def to_openai(messages: Sequence[Message]) -> List[Dict[str, Any]]:
-    """Messages as an OpenAI ``messages`` list."""
-    return [message_to_openai(m) for m in messages]
-
-
-def tool_to_openai(tool: Tool) -> Dict[str, Any]:
+def tool_to_openai(tool: Union[Tool, Mapping[str, Any]]) -> Dict[str, Any]:
+    """A Tool (or an OpenAI-shaped tool dict) as OpenAI's ``{"type": "function", ...}``."""
+    if not isinstance(tool, Tool):
+        tool = tool_from_openai(tool)
     function: Dict[str, Any] = {"name": tool.name}
     if tool.description is not None:
         function["description"] = tool.description
@@ -146,15 +258,29 @@ def tool_to_openai(tool: Tool) -> Dict[str, Any]:
     return {"type": "function", "function": function}
 
 
-def tool_from_openai(data: Mapping[str, Any]) -> Tool:
+def tool_from_openai(data: Union[Tool, Mapping[str, Any]]) -> Tool:
+    """``{"type": "function", "function": {...}}`` or the bare function dict as a Tool."""
+    if isinstance(data, Tool):
+        return data
+    if not isinstance(data, Mapping):
+        raise ValueError(
+            f"a tool must be a Tool, a function, or a dict like {{'type': 'function', 'function': {{'name', "
+            f"'parameters'}}}}, got {type(data).__name__}"
+        )
+    kind = data.get("type", "function")
+    if kind != "function":
+        raise FieldValueError("type", "only tools of type 'function' are supported")
     function = data.get("function", data)
     if not isinstance(function, Mapping):
-        raise ValueError("a tool needs {'type': 'function', 'function': {'name', 'parameters'}}")
+        raise FieldValueError("function", "a tool needs function={'name': ..., 'parameters': {...}}")
     fields = {k: function[k] for k in ("name", "description", "parameters", "strict") if k in function}
     return Tool(**fields)
 
 
-def tool_choice_to_openai(choice: ToolChoice) -> Union[str, Dict[str, Any]]:
+def tool_choice_to_openai(choice: Union[ToolChoice, str, Mapping[str, Any]]) -> Union[str, Dict[str, Any]]:
+    """A ToolChoice (or any accepted shorthand) as OpenAI's ``tool_choice`` value."""
+    if not isinstance(choice, ToolChoice):
+        choice = ToolChoice.model_validate(choice)
     if choice.mode == "tool":
         return {"type": "function", "function": {"name": choice.name}}
     return choice.mode

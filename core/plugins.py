@@ -206,10 +206,11 @@ class Plugins:
             self._fail(plugin_name, distribution, version, "failed while registering providers", exc)
 
     def _fail(self, plugin: str, distribution: str, version: str, what: str, exc: BaseException) -> None:
-        origin = distribution if version == "?" else f"{distribution} {version}"
-        self.failed[plugin] = f"{origin}: {_describe(exc)}"
-        # stacklevel 4: the warning points at whoever created the Plugins / called register_plugin.
-        warnings.warn(f"llmplex plugin {plugin!r} from {origin} {what}: {_describe(exc)}", PluginWarning, stacklevel=4)
+        origin = _origin(distribution, version)
+        self.failed[plugin] = f"{origin}: {_describe(exc)}" if origin else _describe(exc)
+        where = f" from {origin}" if origin else ""
+        # stacklevel 3: the caller of load_entry_points / register_plugin.
+        warnings.warn(f"llmplex plugin {plugin!r}{where} {what}: {_describe(exc)}", PluginWarning, stacklevel=3)
 
     def _add(self, spec: ProviderSpec, plugin: str, distribution: str, version: str) -> bool:
         """Validate and store one spec; False when it was refused with a warning."""
@@ -222,12 +223,13 @@ class Plugins:
         factory = spec.factory
         if isinstance(factory, type) and issubclass(factory, Provider):
             versions.add(factory.spec_version)
-        if versions != {SPEC_VERSION}:
-            written_for = ", ".join(f"v{v}" for v in sorted(versions))
+        foreign = sorted(versions - {SPEC_VERSION})
+        if foreign:
+            origin = _origin(distribution, version)
             warnings.warn(
-                f"provider {spec.name!r} from plugin {plugin!r} ({distribution}) targets provider contract "
-                f"{written_for}; this llmplex speaks v{SPEC_VERSION}; it was not registered "
-                f"(upgrade the plugin or llmplex so that they match)",
+                f"provider {spec.name!r} from plugin {plugin!r}{f' ({origin})' if origin else ''} targets provider "
+                f"contract {', '.join(f'v{v}' for v in foreign)}; this llmplex speaks v{SPEC_VERSION}; it was not "
+                f"registered (upgrade the plugin or llmplex so that they match)",
                 PluginWarning,
                 stacklevel=2,
             )
@@ -319,6 +321,13 @@ def default_plugins() -> Plugins:
         if _default is None:
             _default = Plugins()
         return _default
+
+
+def _origin(distribution: str, version: str) -> str:
+    """``"name version"`` for messages; empty for a plugin registered by hand."""
+    if distribution == "?":
+        return ""
+    return distribution if version == "?" else f"{distribution} {version}"
 
 
 def _distribution_of(ep: Any) -> Tuple[str, str]:

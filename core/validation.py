@@ -7,17 +7,34 @@ echoed whole (they may hold secrets or megabytes of image data).
 
 from __future__ import annotations
 
+import difflib
+import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
 
 from pydantic import ValidationError
 
 from .errors import InvalidRequestError
-from .messages import ROLES, Message
-from .openai_format import FieldValueError, message_from_openai, tool_from_openai
+from .messages import ROLES, FieldValueError, Message
+from .openai_format import message_from_openai, tool_from_openai
 from .request import ChatRequest
 from .tools import Tool, ToolChoice
 
 __all__ = ["make_request", "coerce_messages", "coerce_tools", "check_conversation"]
+
+#: Roles other APIs use, and the llmplex role to use instead.
+_ROLE_WORD = re.compile(r"^[A-Za-z_-]{1,24}$")
+_ROLE_HINTS = {"developer": "system", "function": "tool", "model": "assistant", "human": "user", "ai": "assistant"}
+
+
+def _short(value: str, limit: int = 64) -> str:
+    """``repr`` of a caller's string, cut so that messages never echo long values whole."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
+
+
+def _is_branch_tag(item: str) -> bool:
+    # pydantic adds union branch and validator names to locations ('str', 'TextPart',
+    # 'list[union[...]]', 'function-after[...]'): none of them is a field of the caller's.
+    return not item.isidentifier() or item[:1].isupper() or item in ("str", "int", "float", "bool", "list", "dict")
 
 
 def _location(prefix: str, loc: Sequence[Any]) -> str:
@@ -25,37 +42,64 @@ def _location(prefix: str, loc: Sequence[Any]) -> str:
     for item in loc:
         if isinstance(item, int):
             out += f"[{item}]"
-        elif item in ("TextPart", "ImagePart", "str", "list[union[TextPart,ImagePart]]"):
-            continue  # union branch names pydantic adds to locations; not the caller's fields
+        elif isinstance(item, str) and _is_branch_tag(item):
+            continue
         else:
             out += f".{item}" if out else str(item)
     return out
 
 
+def _join(prefix: str, path: str) -> str:
+    if not path:
+        return prefix
+    if not prefix:
+        return path
+    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"
+
+
 def _from_validation_error(prefix: str, error: ValidationError, data: Any) -> InvalidRequestError:
     first = error.errors(include_input=False)[0]
-    loc = first.get("loc", ())
-    field = _location(prefix, loc)
+    loc = tuple(first.get("loc", ()))
     kind = first.get("type", "")
-    if loc and loc[-1] == "role" and isinstance(data, Mapping):
+    inner = first.get("ctx", {}).get("error")
+    if isinstance(inner, FieldValueError):
+        field = _join(_location(prefix, loc), inner.path)
+        return InvalidRequestError(f"{field}: {inner.reason}", field=field)
+    field = _location(prefix, loc)
+    if loc == ("role",) and (isinstance(data, Mapping) or kind == "missing"):
+        if kind == "missing" or not isinstance(data, Mapping) or "role" not in data:
+            return InvalidRequestError(
+                f"{field}: missing; every message needs a role, one of {', '.join(repr(r) for r in ROLES)}",
+                field=field,
+            )
         role = data.get("role")
-        shown = repr(role) if isinstance(role, str) and len(role) < 40 else type(role).__name__
+        # Echo only a word that looks like a role (never, say, an API key passed by mistake).
+        shown = repr(role) if isinstance(role, str) and _ROLE_WORD.match(role) else f"this {type(role).__name__}"
+        hint = _ROLE_HINTS.get(role) if isinstance(role, str) else None
+        instead = f"; use {hint!r} instead" if hint else ""
         return InvalidRequestError(
-            f"{field}: {shown} is not a role; expected one of {', '.join(repr(r) for r in ROLES)}",
+            f"{field}: {shown} is not a role; expected one of {', '.join(repr(r) for r in ROLES)}{instead}",
             field=field,
         )
     if kind == "extra_forbidden":
         return InvalidRequestError(f"{field}: unknown field; remove it or pass vendor-only keys in extra", field=field)
-    message = first.get("msg", "invalid value")
-    message = message.removeprefix("Value error, ") if hasattr(message, "removeprefix") else message
-    return InvalidRequestError(f"{field}: {message}", field=field)
+    if kind == "missing":
+        return InvalidRequestError(f"{field}: missing; this field is required", field=field)
+    message = str(first.get("msg", "invalid value"))
+    message = message[len("Value error, ") :] if message.startswith("Value error, ") else message
+    leaf = next((str(p) for p in reversed(loc) if isinstance(p, str) and not _is_branch_tag(p)), "")
+    if leaf and message.startswith(leaf + " "):
+        message = message[len(leaf) + 1 :]  # "temperature: temperature must be" -> "temperature: must be"
+    return InvalidRequestError(f"{field}: {message}" if field else message, field=field or None)
 
 
 def coerce_messages(messages: Any) -> List[Message]:
-    """Messages or OpenAI-shaped dicts as validated Messages."""
-    if isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+    """Messages or OpenAI-shaped dicts as validated Messages (each on its own; see
+    :func:`check_conversation` for the checks that span messages)."""
+    if isinstance(messages, (str, bytes, Mapping, Message)) or not isinstance(messages, Sequence):
         raise InvalidRequestError(
-            "messages: expected a list of messages; wrap a single prompt as [{'role': 'user', 'content': ...}]",
+            f"messages: expected a list of messages, got {type(messages).__name__}; "
+            "wrap a single prompt as [{'role': 'user', 'content': ...}]",
             field="messages",
         )
     if not messages:
@@ -66,12 +110,18 @@ def coerce_messages(messages: Any) -> List[Message]:
         if isinstance(item, Message):
             out.append(item)
             continue
+        if not isinstance(item, Mapping):
+            raise InvalidRequestError(
+                f"{prefix}: expected a message dict like {{'role': 'user', 'content': '...'}} or a Message, "
+                f"got {type(item).__name__}",
+                field=prefix,
+            )
         try:
             out.append(message_from_openai(item))
         except ValidationError as exc:
             raise _from_validation_error(prefix, exc, item) from None
         except FieldValueError as exc:
-            field = f"{prefix}.{exc.path}"
+            field = _join(prefix, exc.path)
             raise InvalidRequestError(f"{field}: {exc.reason}", field=field) from None
         except ValueError as exc:
             raise InvalidRequestError(f"{prefix}: {exc}", field=prefix) from None
@@ -79,22 +129,48 @@ def coerce_messages(messages: Any) -> List[Message]:
 
 
 def coerce_tools(tools: Any) -> Optional[List[Tool]]:
+    """Tools, OpenAI-shaped tool dicts or plain functions as Tools; None stays None."""
     if tools is None:
         return None
+    if isinstance(tools, (str, bytes, Mapping, Tool)) or not isinstance(tools, Sequence):
+        raise InvalidRequestError(
+            f"tools: expected a list of tools, got {type(tools).__name__}; wrap a single tool as [tool]",
+            field="tools",
+        )
     out: List[Tool] = []
+    seen: Dict[str, int] = {}
     for index, item in enumerate(tools):
         prefix = f"tools[{index}]"
-        if isinstance(item, Tool):
-            out.append(item)
-        elif callable(item):
-            out.append(Tool.from_function(item))
-        else:
-            try:
-                out.append(tool_from_openai(item))
-            except ValidationError as exc:
-                raise _from_validation_error(prefix, exc, item) from None
-            except (ValueError, AttributeError) as exc:
-                raise InvalidRequestError(f"{prefix}: {exc}", field=prefix) from None
+        try:
+            if isinstance(item, Tool):
+                tool = item
+            elif isinstance(item, Mapping):
+                tool = tool_from_openai(item)
+            elif callable(item):
+                tool = Tool.from_function(item)
+            else:
+                raise InvalidRequestError(
+                    f"{prefix}: expected a Tool, a function or a dict like "
+                    f"{{'type': 'function', 'function': {{'name': ..., 'parameters': {{...}}}}}}, "
+                    f"got {type(item).__name__}",
+                    field=prefix,
+                )
+        except ValidationError as exc:
+            raise _from_validation_error(prefix, exc, item) from None
+        except FieldValueError as exc:
+            field = _join(prefix, exc.path)
+            raise InvalidRequestError(f"{field}: {exc.reason}", field=field) from None
+        except ValueError as exc:
+            raise InvalidRequestError(f"{prefix}: {exc}", field=prefix) from None
+        if tool.name in seen:
+            field = f"{prefix}.name"
+            raise InvalidRequestError(
+                f"{field}: {_short(tool.name)} is already the name of tools[{seen[tool.name]}]; "
+                "give every tool its own name",
+                field=field,
+            )
+        seen[tool.name] = index
+        out.append(tool)
     return out
 
 
@@ -107,16 +183,18 @@ def check_conversation(messages: Sequence[Message]) -> None:
                 if call.id in known:
                     field = f"messages[{index}].tool_calls[{position}].id"
                     raise InvalidRequestError(
-                        f"{field}: {call.id!r} is used by an earlier tool call; tool call ids must be unique",
+                        f"{field}: {_short(call.id)} is used by an earlier tool call; "
+                        "tool call ids must be unique, give each call its own id",
                         field=field,
                     )
                 known.add(call.id)
         elif message.role == "tool" and message.tool_call_id not in known:
             field = f"messages[{index}].tool_call_id"
-            listing = ", ".join(repr(k) for k in sorted(known)) or "none"
+            ids = sorted(known)
+            listing = ", ".join(_short(k) for k in ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
             raise InvalidRequestError(
-                f"{field}: {message.tool_call_id!r} matches no tool call in an earlier assistant message "
-                f"(known: {listing}); answer a call the model made",
+                f"{field}: {_short(message.tool_call_id or '')} matches no tool call in an earlier assistant message "
+                f"(known: {listing or 'none'}); set it to the id of the call this result answers",
                 field=field,
             )
 
@@ -132,21 +210,37 @@ _PARAMS = (
     "user",
     "parallel_tool_calls",
 )
+_ALL_PARAMS = _PARAMS + ("tools", "tool_choice", "extra", "stream")
 
 
 def make_request(model: str, messages: Any, *, stream: bool = False, **params: Any) -> ChatRequest:
     """Build and check a ChatRequest from the public call's arguments."""
     checked = coerce_messages(messages)
     check_conversation(checked)
-    tools = coerce_tools(params.pop("tools", None))
-    choice_value = params.pop("tool_choice", None)
-    extra: Dict[str, Any] = dict(params.pop("extra", None) or {})
-    unknown = [k for k in params if k not in _PARAMS]
+    unknown = [k for k in params if k not in _PARAMS and k not in ("tools", "tool_choice", "extra")]
     if unknown:
         name = unknown[0]
+        close = difflib.get_close_matches(name, _ALL_PARAMS, n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
         raise InvalidRequestError(
-            f"{name}: not a llmplex parameter; pass vendor-only parameters as extra={{{name!r}: ...}}",
+            f"{name}: not a llmplex parameter; {guess}pass vendor-only parameters as extra={{{_short(name)}: ...}}",
             field=name,
+        )
+    tools = coerce_tools(params.pop("tools", None))
+    choice_value = params.pop("tool_choice", None)
+    extra_value = params.pop("extra", None)
+    if extra_value is not None and not isinstance(extra_value, Mapping):
+        raise InvalidRequestError(
+            f"extra: expected a dict of vendor-only parameters, got {type(extra_value).__name__}; "
+            "pass extra={'name': value}",
+            field="extra",
+        )
+    extra: Dict[str, Any] = dict(extra_value or {})
+    non_string = next((k for k in extra if not isinstance(k, str)), None)
+    if non_string is not None:
+        raise InvalidRequestError(
+            f"extra: keys must be strings, got {type(non_string).__name__}; use the vendor's parameter names",
+            field="extra",
         )
     fields: Dict[str, Any] = {k: v for k, v in params.items() if v is not None}
     choice: Optional[ToolChoice] = None
@@ -159,12 +253,14 @@ def make_request(model: str, messages: Any, *, stream: bool = False, **params: A
             names = [t.name for t in tools or []]
             if choice.name not in names:
                 raise InvalidRequestError(
-                    f"tool_choice: names tool {choice.name!r}, which is not in tools "
+                    f"tool_choice: names tool {_short(choice.name or '')}, which is not in tools "
                     f"(known: {', '.join(repr(n) for n in names) or 'none'}); add it to tools or fix the name",
                     field="tool_choice",
                 )
         if choice.mode == "required" and not tools:
-            raise InvalidRequestError("tool_choice: 'required' needs at least one tool in tools", field="tool_choice")
+            raise InvalidRequestError(
+                "tool_choice: 'required' needs at least one tool; pass tools=[...] or use 'auto'", field="tool_choice"
+            )
     try:
         return ChatRequest(
             model=model,

@@ -62,48 +62,33 @@ _FINISH: Dict[str, FinishReason] = {
 }
 
 # Error codes by class (reference §2.6: SDK errorcodes.py, tencentcloud-sdk-go's list for
-# ChatCompletions, the API 3.0 common error codes). A code matches an entry when it equals it
+# ChatCompletions, the API 3.0 common error codes). A code matches a prefix when it equals it
 # or continues it with "." (so "LimitExceeded" never swallows "RequestSizeLimitExceeded").
-# Order matters: the first match wins, so specific FailedOperation codes come before the family.
-_CODE_CLASSES: Tuple[Tuple[str, Type[LLMError]], ...] = (
-    ("AuthFailure", AuthenticationError),
-    ("UnauthorizedOperation", PermissionDeniedError),
-    ("RequestLimitExceeded", RateLimitError),
-    ("LimitExceeded", RateLimitError),
-    ("FailedOperation.EngineServerLimitExceeded", RateLimitError),
-    ("OperationDenied.TextIllegalDetected", ContentFilterError),
-    ("OperationDenied.ImageIllegalDetected", ContentFilterError),
-    ("OperationDenied", PermissionDeniedError),
-    # Account, billing and activation: waiting does not help, so not retryable.
-    ("FailedOperation.ServiceNotActivated", PermissionDeniedError),
-    ("FailedOperation.ServiceStop", PermissionDeniedError),
-    ("FailedOperation.ServiceStopArrears", PermissionDeniedError),
-    ("FailedOperation.ResourcePackExhausted", PermissionDeniedError),
-    ("FailedOperation.FreeResourcePackExhausted", PermissionDeniedError),
-    ("FailedOperation.UserUnAuthError", PermissionDeniedError),
-    ("FailedOperation.PartnerAccountUnSupport", PermissionDeniedError),
-    ("ResourceInsufficient", PermissionDeniedError),
-    ("ResourceUnavailable", PermissionDeniedError),
-    ("ResourceNotFound", NotFoundError),
-    ("FailedOperation", ServerError),
-    ("InternalError", ServerError),
-    ("ServiceUnavailable", ServerError),
-    ("InvalidParameter", InvalidRequestError),
-    ("InvalidParameterValue", InvalidRequestError),
-    ("MissingParameter", InvalidRequestError),
-    ("UnknownParameter", InvalidRequestError),
-    ("InvalidAction", InvalidRequestError),
-    ("NoSuchVersion", InvalidRequestError),
-    ("UnsupportedRegion", InvalidRequestError),
-    ("RequestSizeLimitExceeded", InvalidRequestError),
-    ("ResponseSizeLimitExceeded", InvalidRequestError),
+# First match wins: specific FailedOperation codes come before the FailedOperation family.
+_CODE_CLASSES: Tuple[Tuple[Type[LLMError], Tuple[str, ...]], ...] = (
+    (AuthenticationError, ("AuthFailure",)),
+    (RateLimitError, ("RequestLimitExceeded", "LimitExceeded", "FailedOperation.EngineServerLimitExceeded")),
+    (ContentFilterError, ("OperationDenied.TextIllegalDetected", "OperationDenied.ImageIllegalDetected")),
+    # CAM, account, billing and activation: waiting does not help, so not retryable.
+    (PermissionDeniedError, (
+        "UnauthorizedOperation", "OperationDenied", "FailedOperation.ServiceNotActivated",
+        "FailedOperation.ServiceStop", "FailedOperation.ServiceStopArrears", "FailedOperation.ResourcePackExhausted",
+        "FailedOperation.FreeResourcePackExhausted", "FailedOperation.UserUnAuthError",
+        "FailedOperation.PartnerAccountUnSupport", "ResourceInsufficient", "ResourceUnavailable",
+    )),
+    (NotFoundError, ("ResourceNotFound",)),
+    (ServerError, ("FailedOperation", "InternalError", "ServiceUnavailable")),
+    (InvalidRequestError, (
+        "InvalidParameter", "InvalidParameterValue", "MissingParameter", "UnknownParameter", "InvalidAction",
+        "NoSuchVersion", "UnsupportedRegion", "RequestSizeLimitExceeded", "ResponseSizeLimitExceeded",
+    )),
 )
 
 
 def error_class_for_code(code: str) -> Optional[Type[LLMError]]:
     """The llmplex error class for a Tencent ``Response.Error.Code``; None if unknown."""
-    for prefix, cls in _CODE_CLASSES:
-        if code == prefix or code.startswith(prefix + "."):
+    for cls, prefixes in _CODE_CLASSES:
+        if any(code == prefix or code.startswith(prefix + ".") for prefix in prefixes):
             return cls
     return None
 

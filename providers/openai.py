@@ -381,7 +381,6 @@ class OpenAIStreamParser:
         self.provider = provider
         self.request = request
         self.done = False
-        self._finished = False
 
     def feed(self, event: SSEEvent) -> List[ChatChunk]:
         data = event.data
@@ -400,30 +399,27 @@ class OpenAIStreamParser:
             raise ProtocolError(f"{self.provider.name} stream event is not an object", provider=self.provider.name, raw=data)
         if _is_error(payload) or event.event == "error":
             raise self.provider._error_from_payload(200, payload, {}, self.request)
-        chunk_id = payload.get("id") if isinstance(payload.get("id"), str) else None
-        model = payload.get("model") if isinstance(payload.get("model"), str) else None
-        usage = parse_usage(payload.get("usage"))
+        chunk_id = payload.get("id")
+        chunk_id = chunk_id if isinstance(chunk_id, str) else None
+        model = payload.get("model")
+        model = model if isinstance(model, str) else None
+        raw_usage = payload.get("usage")
+        usage = parse_usage(raw_usage) if raw_usage else None
+        choices = payload.get("choices")
         chunks: List[ChatChunk] = []
-        for choice in iter_dicts(payload.get("choices")):
+        for choice in iter_dicts(choices):
             if choice.get("index", 0) != 0:
                 continue  # n > 1 streams: llmplex assembles the first choice
-            delta = _dict(choice.get("delta"))
+            delta = choice.get("delta")
+            if not isinstance(delta, dict):
+                delta = {}
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            deltas = [
-                ToolCallDelta(
-                    index=c["index"] if isinstance(c.get("index"), int) else i,
-                    id=c.get("id") if isinstance(c.get("id"), str) and c.get("id") else None,
-                    name=_text(_dict(c.get("function")).get("name")) or None,
-                    arguments=_arguments_fragment(_dict(c.get("function")).get("arguments")),
-                )
-                for i, c in enumerate(iter_dicts(delta.get("tool_calls")))
-            ]
+            calls = delta.get("tool_calls")
+            deltas = [self._tool_delta(c, i) for i, c in enumerate(iter_dicts(calls))] if calls else []
             raw_finish = choice.get("finish_reason")
             finish = normalise_finish_reason(raw_finish)
-            if finish is not None:
-                self._finished = True
             chunks.append(
-                ChatChunk(
+                ChatChunk.unchecked(
                     text=_text(delta.get("content")),
                     reasoning=reasoning if isinstance(reasoning, str) else "",
                     tool_calls=deltas,
@@ -436,13 +432,25 @@ class OpenAIStreamParser:
             )
         if usage is not None:
             if chunks:
-                chunks[-1] = chunks[-1].model_copy(update={"usage": usage})
+                chunks[-1].usage = usage
             else:
-                chunks.append(ChatChunk(usage=usage, id=chunk_id, model=model, raw=payload))
-        if not chunks and not payload.get("choices"):
+                chunks.append(ChatChunk.unchecked(usage=usage, id=chunk_id, model=model, raw=payload))
+        if not chunks and not choices:
             # e.g. a moderation-only chunk: keep the payload for the raw log, nothing to show.
-            chunks.append(ChatChunk(id=chunk_id, model=model, raw=payload))
+            chunks.append(ChatChunk.unchecked(id=chunk_id, model=model, raw=payload))
         return chunks
+
+    @staticmethod
+    def _tool_delta(call: Dict[str, Any], position: int) -> ToolCallDelta:
+        function = _dict(call.get("function"))
+        index = call.get("index")
+        call_id = call.get("id")
+        return ToolCallDelta(
+            index=index if isinstance(index, int) and not isinstance(index, bool) else position,
+            id=call_id if isinstance(call_id, str) and call_id else None,
+            name=_text(function.get("name")) or None,
+            arguments=_arguments_fragment(function.get("arguments")),
+        )
 
     def close(self) -> List[ChatChunk]:
         if not self.done:

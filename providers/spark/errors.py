@@ -7,7 +7,7 @@ vendors-spark-hunyuan.md §1.6); the handshake answers are the gateway's "鉴权
 from __future__ import annotations
 
 import json
-from typing import Dict, Optional, Tuple, Type, Union
+from typing import Any, Dict, Optional, Tuple, Type, Union
 
 from llmplex.error_mapping import status_error
 from llmplex.errors import (
@@ -85,10 +85,12 @@ def error_for_code(
 def handshake_error(response: WireResponse, *, provider: str, model: Optional[str]) -> LLMError:
     """The LLMError for an HTTP answer to the WebSocket upgrade (the gateway refused to connect)."""
     message = _message(response.body) or f"HTTP {response.status}"
-    context = {"provider": provider, "model": model, "status": response.status, "raw": response.body}
+    context: Dict[str, Any] = {"provider": provider, "model": model, "raw": response.body}
     if response.status == 401:
         return AuthenticationError(
-            f"{provider}: {message} (HTTP 401 on the WebSocket upgrade; check api_key and api_secret)", **context
+            f"{provider}: {message} (HTTP 401 on the WebSocket upgrade; check api_key and api_secret)",
+            status=401,
+            **context,
         )
     if response.status == 403 and message == REJECT_BAD_DATE:
         # The signed date is more than 300 s from the gateway's clock. Each attempt re-signs with
@@ -96,6 +98,7 @@ def handshake_error(response: WireResponse, *, provider: str, model: Optional[st
         return AuthenticationError(
             f"{provider}: {message} (HTTP 403: the signed date is over 300 s from iFlytek's clock; "
             "check this machine's clock)",
+            status=403,
             **context,
         )
     return status_error(response.status, f"{provider}: {message}", headers=response.headers, **context)

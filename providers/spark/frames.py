@@ -22,7 +22,6 @@ from .versions import Endpoint
 
 __all__ = [
     "HEADER_EXTRAS",
-    "CHAT_EXTRAS",
     "TOOL_CALL_TEXT",
     "TOOL_RESULT_TEXT",
     "build_frame",
@@ -30,10 +29,10 @@ __all__ = [
     "SparkStreamParser",
 ]
 
-#: ``extra`` keys that belong in ``header`` (§1.4); every other flat key goes to ``parameter.chat``.
+#: ``extra`` keys that belong in ``header`` (§1.4). Every other flat key goes to ``parameter.chat``,
+#: where the documented ones live: ``top_k``, ``tools`` (web search, not functions),
+#: ``show_ref_label``, ``chat_id``, ``auditing``.
 HEADER_EXTRAS = frozenset({"uid", "patch_id"})
-#: The documented ``parameter.chat`` extras (§1.4): ``tools`` is web search, not functions.
-CHAT_EXTRAS = frozenset({"top_k", "tools", "show_ref_label", "chat_id", "auditing"})
 _NESTED_EXTRAS = ("header", "parameter", "payload")
 
 # Spark's WebSocket API has no tool role and no tool-call turn. These are one-hub's rewrites
@@ -108,8 +107,11 @@ def _refuse_unsupported(request: ChatRequest, provider: str) -> None:
     choice = request.tool_choice
     if choice is not None and choice.mode in ("required", "tool"):
         # There is no tool_choice on the WS API: the model alone decides whether to call.
-        raise _invalid(provider, "tool_choice", f"Spark's WebSocket API cannot force a call ({choice.mode!r}); "
-                       "leave tool_choice unset or use the spark-http preset")
+        raise _invalid(
+            provider,
+            "tool_choice",
+            f"Spark's WebSocket API cannot force a call ({choice.mode!r}); leave it unset or use spark-http",
+        )
     # parallel_tool_calls needs no check: Spark makes at most one call per reply (§1.5).
 
 
@@ -245,7 +247,7 @@ class SparkStreamParser:
         if not isinstance(header, dict):
             raise self._malformed("has no header", text)
         code = header.get("code")
-        if not _is_int(code):
+        if isinstance(code, bool) or not isinstance(code, int):
             raise self._malformed("has no integer header.code", text)
         sid = header.get("sid") if isinstance(header.get("sid"), str) else None
         self.sid = self.sid or sid
@@ -333,14 +335,18 @@ def _usage(payload: Any) -> Optional[Usage]:
     counts = usage.get("text") if isinstance(usage, dict) else None
     if not isinstance(counts, dict):
         return None
-    prompt, completion, total = (counts.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
-    prompt = prompt if _is_int(prompt) else 0
-    completion = completion if _is_int(completion) else 0
+    prompt = _count(counts.get("prompt_tokens"))
+    completion = _count(counts.get("completion_tokens"))
+    total = counts.get("total_tokens")
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
-        total_tokens=total if _is_int(total) else prompt + completion,
+        total_tokens=_count(total) if _is_int(total) else prompt + completion,
     )
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _is_int(value: Any) -> bool:
