@@ -70,8 +70,53 @@ def _openai_compatible_run() -> DemoRun:
     )
 
 
+def _hunyuan_run() -> DemoRun:
+    def serve() -> ReplayServer:
+        cassette = load_cassette(cassette_path("hunyuan/demo_conversation.json"))
+        return ReplayServer(cassette.interactions)
+
+    return DemoRun(
+        title="Tencent Hunyuan (native API, TC3-HMAC-SHA256 signed, SSE)",
+        model="hunyuan/hunyuan-turbo",
+        serve=serve,
+        config=lambda server: {
+            "providers": {
+                "hunyuan": {
+                    "secret_id": "AKIDdemoEXAMPLE0000000000000000",
+                    "secret_key": "demoEXAMPLEsecretkey000000000000",
+                    "region": "ap-guangzhou",
+                    "base_url": server.url + "/",
+                }
+            }
+        },
+    )
+
+
+def _spark_run() -> DemoRun:
+    from .replay_ws import WebSocketReplayServer, load_frame_log, spark_verifier
+
+    key, secret = "demoEXAMPLEapikey0000000000000000", "demoEXAMPLEapisecret000000000000"
+
+    def serve() -> WebSocketReplayServer:
+        logs = [
+            load_frame_log(cassette_path(f"spark/{name}.jsonl"))
+            for name in ("demo_1_tool_call", "demo_2_answer", "demo_3_follow_up")
+        ]
+        # The replay server checks the signed URL exactly as Spark's gateway does.
+        return WebSocketReplayServer(logs, verify=spark_verifier(api_key=key, api_secret=secret))
+
+    return DemoRun(
+        title="iFlytek Spark (WebSocket, HMAC-SHA256 signed URL)",
+        model="spark/4.0Ultra",
+        serve=serve,
+        config=lambda server: {
+            "providers": {"spark": {"app_id": "demoapp1", "api_key": key, "api_secret": secret, "url": server.url}}
+        },
+    )
+
+
 def demo_runs() -> List[DemoRun]:
-    return [_openai_compatible_run()]
+    return [_openai_compatible_run(), _hunyuan_run(), _spark_run()]
 
 
 def _converse(client: Client, model: str, out: TextIO) -> List[str]:

@@ -66,6 +66,13 @@ def load_cassette(path: Union[str, Path]) -> Cassette:
     return Cassette(interactions, dict(data.get("metadata") or {}))
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that stops reading after the vendor's end marker closes the socket while the
+        # last bytes are in flight; that is normal here, not worth a traceback on stderr.
+        return
+
+
 class ReplayServer:
     """Serves recorded interactions in order on ``http://127.0.0.1:<port>``.
 
@@ -91,7 +98,7 @@ class ReplayServer:
 
             do_GET = do_POST
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread: Optional[threading.Thread] = None
 
@@ -100,7 +107,8 @@ class ReplayServer:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def __enter__(self) -> ReplayServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval, and tests start many servers.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
         return self
 

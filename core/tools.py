@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import json
 import re
@@ -52,20 +53,32 @@ class Tool(BaseModel):
         """
         signature = inspect.signature(fn)
         target: Any = fn
-        if not (inspect.isfunction(fn) or inspect.ismethod(fn)) and callable(getattr(fn, "__call__", None)):
+        if isinstance(fn, functools.partial):
+            target = fn.func
+        elif not (inspect.isfunction(fn) or inspect.ismethod(fn)) and callable(getattr(fn, "__call__", None)):
             target = getattr(fn, "__call__")  # noqa: B004 - a callable object: read its __call__
         try:
             hints = typing.get_type_hints(target, include_extras=True)
         except Exception as exc:  # noqa: BLE001 - unresolvable forward references and the like
             raise ValueError(f"cannot read the type hints of {_callable_name(fn)!r}: {exc}") from None
-        doc = inspect.getdoc(fn) or (inspect.getdoc(target) if target is not fn else None) or ""
+        own_doc = None if isinstance(fn, functools.partial) else inspect.getdoc(fn)  # partial's is its class's
+        doc = own_doc or (inspect.getdoc(target) if target is not fn else None) or ""
         summary, param_docs = _split_docstring(doc)
 
         params = [
             p for p in signature.parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
         ]
-        adapters = [(p.name, TypeAdapter(hints.get(p.name, Any))) for p in params]
-        schemas, top = TypeAdapter.json_schemas([(pname, "validation", adapter) for pname, adapter in adapters])
+        adapters: List[Tuple[str, TypeAdapter[Any]]] = []
+        try:
+            for p in params:
+                adapters.append((p.name, TypeAdapter(hints.get(p.name, Any))))
+            schemas, top = TypeAdapter.json_schemas([(pname, "validation", adapter) for pname, adapter in adapters])
+        except Exception as exc:  # noqa: BLE001 - pydantic cannot describe the type
+            where = f"parameter {params[len(adapters)].name!r} of " if len(adapters) < len(params) else ""
+            raise ValueError(
+                f"cannot build a JSON schema for {where}{_callable_name(fn)!r} ({type(exc).__name__}); "
+                "use JSON-friendly types or pass Tool(parameters=...)"
+            ) from None
         defs: Dict[str, Any] = dict(top.get("$defs", {}))
         kept: Dict[str, Any] = {}
 
@@ -91,6 +104,8 @@ class Tool(BaseModel):
 
 
 def _callable_name(fn: Any) -> str:
+    if isinstance(fn, functools.partial):
+        return _callable_name(fn.func)
     return str(getattr(fn, "__name__", None) or type(fn).__name__)
 
 
@@ -346,9 +361,14 @@ class ToolChoice(BaseModel):
             kind = value.get("type")
             function = value.get("function")
             if "function" in value or kind == "function":
-                # OpenAI shape {"type": "function", "function": {"name": ...}}
-                name = function.get("name") if isinstance(function, Mapping) else None
-                if not isinstance(name, str) or not name or set(value) - {"type", "function"}:
+                # OpenAI shape {"type": "function", "function": {"name": ...}}; the Responses API's
+                # {"type": "function", "name": ...}
+                if "function" in value:
+                    name = function.get("name") if isinstance(function, Mapping) else None
+                    allowed = {"type", "function"}
+                else:
+                    name, allowed = value.get("name"), {"type", "name"}
+                if not isinstance(name, str) or not name or set(value) - allowed:
                     raise ValueError(
                         "a named tool_choice must look like {'type': 'function', 'function': {'name': ...}}"
                     )

@@ -289,10 +289,11 @@ class OpenAICompatible(Provider):
             reasoning_content=reasoning if isinstance(reasoning, str) else None,
         )
         raw_finish = choice.get("finish_reason")
+        reply_id, reply_model = data.get("id"), data.get("model")
         return ChatResponse(
-            id=data.get("id") if isinstance(data.get("id"), str) else None,
+            id=reply_id if isinstance(reply_id, str) else None,
             provider=self.name,
-            model=data.get("model") if isinstance(data.get("model"), str) else request.model,
+            model=reply_model if isinstance(reply_model, str) else request.model,
             message=message,
             finish_reason=normalise_finish_reason(raw_finish),
             finish_reason_raw=raw_finish if isinstance(raw_finish, str) else None,

@@ -115,17 +115,27 @@ def test_no_command_prints_help_and_exits_2() -> None:
     assert "prompt" in output and "demo" in output
 
 
-def test_demo_runs_the_conversation_without_keys_or_network() -> None:
+def test_demo_runs_the_conversation_through_every_transport_without_keys_or_network() -> None:
+    from llmplex import demo
+
     code, output = run(["demo"])
     assert code == 0
-    assert "tool call get_weather" in output
-    assert 'get_weather({"city": "Paris"})' in output
-    assert "It is 18 °C and cloudy in Paris right now." in output
-    assert "an umbrella is optional" in output
+    sections = output.split("\n=== ")[1:]
+    assert [s.split(":")[0] for s in sections] == [
+        "DeepSeek (OpenAI-compatible, SSE)",
+        "Tencent Hunyuan (native API, TC3-HMAC-SHA256 signed, SSE)",
+        "iFlytek Spark (WebSocket, HMAC-SHA256 signed URL)",
+    ]
+    for provider, section in zip(("deepseek", "hunyuan", "spark"), sections):
+        # Three requests, each printed before its reply: question, tool result, follow-up.
+        assert section.count(f"--- request to {provider}") == 3
+        assert 'tool call get_weather({"city": "Paris"})' in section
+        assert "It is 18 °C and cloudy in Paris right now." in section
+        assert "an umbrella is optional" in section
     assert "Authorization: Bearer ***" in output
-    assert "sk-demo" not in output
-    # Three requests, each printed before its reply; the last carries the whole conversation.
-    assert output.count("--- request to deepseek") == 3
+    assert "Signature=***" in output and "authorization=***" in output
+    for secret in (demo.DEMO_KEY, "demoEXAMPLEsecretkey", "demoEXAMPLEapisecret", "demoEXAMPLEapikey", "AKIDdemo"):
+        assert secret not in output
 
 
 def test_console_script_entry_point_runs() -> None:

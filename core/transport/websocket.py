@@ -80,15 +80,15 @@ class WebSocketTransport:
             raise TimeoutError(f"WebSocket open timed out after {timeouts.connect} s") from None
         except (OSError, WebSocketException) as exc:
             raise ConnectionError(f"WebSocket connection failed: {type(exc).__name__}: {str(exc)[:300]}") from None
-        try:
+        # Entering the connection's own context closes it on exit (and tells websockets >= 17
+        # that the caller owns it, which silences its "use connect() as a context manager").
+        with connection:
             if wire.body is not None:
                 try:
                     connection.send(wire.body.decode("utf-8"))
                 except (OSError, WebSocketException) as exc:
                     raise ConnectionError(f"WebSocket closed before the request was sent ({_close_code(exc)})") from None
             yield _frames(connection, timeouts, deadline)
-        finally:
-            connection.close()
 
 
 def _close_code(exc: BaseException) -> str:

@@ -22,6 +22,7 @@ from llmplex.errors import (
     ServerError,
 )
 from llmplex.provider import WireResponse
+from llmplex.retry import set_should_retry
 from llmplex.signing.spark import REJECT_BAD_DATE
 
 __all__ = ["CODES", "error_for_code", "handshake_error"]
@@ -53,12 +54,15 @@ CODES: Dict[int, Tuple[Type[LLMError], str]] = {
     10223: (ServerError, "no engine node available"),
     10907: (ContextLengthError, "too many tokens: history plus question are too long"),
     11200: (PermissionDeniedError, "no authorization for this feature, or business volume over the limit"),
-    # The issue classes quota like rate limits; waiting does not restore a daily quota, so the
-    # retries this allows are wasted, but a fallback chain moves on to its next model.
+    # A rate limit so that a fallback chain moves on to its next model; never retried on the
+    # same one, since waiting does not restore a daily quota (see error_for_code).
     11201: (RateLimitError, "daily quota exceeded"),
     11202: (RateLimitError, "per-second rate limit exceeded"),
     11203: (RateLimitError, "concurrency limit exceeded"),
 }
+
+#: Codes whose class is retryable but where another attempt cannot succeed soon.
+_NOT_RETRIED = frozenset({11201})
 
 
 def error_for_code(
@@ -72,7 +76,7 @@ def error_for_code(
 ) -> LLMError:
     """The LLMError for a non-zero ``header.code``; an unknown code is a ServerError."""
     cls, meaning = CODES.get(code, (ServerError, "not in iFlytek's error table"))
-    return cls(
+    error = cls(
         f"{provider}: {message or 'error'} (Spark error {code}: {meaning})",
         provider=provider,
         model=model,
@@ -80,6 +84,7 @@ def error_for_code(
         request_id=sid,
         raw=raw,
     )
+    return set_should_retry(error, False) if code in _NOT_RETRIED else error
 
 
 def handshake_error(response: WireResponse, *, provider: str, model: Optional[str]) -> LLMError:

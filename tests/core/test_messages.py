@@ -106,7 +106,7 @@ def test_image_part_source_errors(kwargs: Dict[str, Any], path: str, phrase: str
 
 
 def test_image_part_data_given_as_base64_text_is_decoded() -> None:
-    assert ImagePart(data=PNG_B64, media_type="image/png").data == PNG
+    assert ImagePart(data=PNG_B64, media_type="image/png").data == PNG  # type: ignore[arg-type]
 
 
 def test_image_part_json_round_trip_with_binary_bytes() -> None:
@@ -134,7 +134,7 @@ def test_dict_arguments_fill_raw_arguments() -> None:
 
 
 def test_string_arguments_are_taken_as_raw_text() -> None:
-    call = ToolCall(id="c1", name="f", arguments='{"b":1,"a":2}')
+    call = ToolCall(id="c1", name="f", arguments='{"b":1,"a":2}')  # type: ignore[arg-type]
     assert call.raw_arguments == '{"b":1,"a":2}'
     assert call.arguments == {"b": 1, "a": 2}
     assert list(call.arguments) == ["b", "a"]
@@ -279,7 +279,7 @@ def test_validation_errors_never_contain_the_input(kwargs: Dict[str, Any]) -> No
 
 def test_image_and_tool_call_errors_never_contain_the_input() -> None:
     with pytest.raises(ValidationError) as info:
-        ImagePart(data=SECRET + "!!", media_type="image/png")
+        ImagePart(data=SECRET + "!!", media_type="image/png")  # type: ignore[arg-type]
     assert SECRET not in str(info.value)
     with pytest.raises(ValidationError) as info:
         ToolCall(id=SECRET, name=["f"], raw_arguments=SECRET)  # type: ignore[arg-type]

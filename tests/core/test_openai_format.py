@@ -22,6 +22,7 @@ from llmplex.openai_format import (
     tool_to_openai,
 )
 from llmplex.tools import Tool
+from llmplex.validation import make_request
 
 MODELLED = {"role", "content", "name", "tool_calls", "tool_call_id", "reasoning_content"}
 NULLABLE = ("name", "tool_calls", "tool_call_id", "reasoning_content")
@@ -158,7 +159,7 @@ def test_public_calls_accept_both_dicts_and_models() -> None:
 
 
 def test_from_openai_raises_invalid_request_error_naming_the_field() -> None:
-    bad = [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [
+    bad: List[Dict[str, Any]] = [{"role": "user", "content": "x"}, {"role": "assistant", "tool_calls": [
         {"id": "a", "type": "function", "function": {"name": "f", "arguments": "[]"}}]}]
     with pytest.raises(InvalidRequestError) as info:
         from_openai(bad)
@@ -169,7 +170,7 @@ def test_from_openai_raises_invalid_request_error_naming_the_field() -> None:
 
 
 def test_tools_round_trip() -> None:
-    wire = {
+    wire: Dict[str, Any] = {
         "type": "function",
         "function": {
             "name": "get_weather",
@@ -315,8 +316,7 @@ def test_round_trip_property(conversation: List[Dict[str, Any]]) -> None:
     parsed = [c.raw_arguments for m in messages for c in (m.tool_calls or [])]
     assert parsed == raw
     # and each conversation is a valid request
-    llmplex_request = __import__("llmplex.validation", fromlist=["make_request"]).make_request("m", conversation)
-    assert llmplex_request.messages == messages
+    assert make_request("m", conversation).messages == messages
 
 
 @settings(max_examples=60, deadline=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 from typing import Any, Dict, List, Literal, Optional, Tuple
 
@@ -248,6 +249,29 @@ def test_callable_object_and_bound_method() -> None:
     assert method.parameters == tool.parameters
 
 
+def test_partial_drops_bound_parameters() -> None:
+    tool = Tool.from_function(functools.partial(get_weather, unit="f"))
+    assert tool.name == "get_weather"
+    assert tool.parameters["properties"]["unit"] == {
+        "type": "string",
+        "enum": ["c", "f"],
+        "description": "Temperature unit.",
+        "default": "f",
+    }
+
+
+class Opaque:
+    pass
+
+
+def test_types_without_a_schema_raise_value_error() -> None:
+    def f(a: int, thing: Opaque) -> None:
+        pass
+
+    with pytest.raises(ValueError, match="cannot build a JSON schema for parameter 'thing' of 'f'"):
+        Tool.from_function(f)
+
+
 def test_no_parameters() -> None:
     def ping() -> None:
         """Ping."""
@@ -297,6 +321,7 @@ def test_tool_name_pattern(name: str) -> None:
         ({"function": {"name": "f"}}, "tool", "f"),
         ({"name": "f"}, "tool", "f"),
         ({"type": "tool", "name": "f"}, "tool", "f"),
+        ({"type": "function", "name": "f"}, "tool", "f"),
         ({"type": "auto"}, "auto", None),
         ({"type": "required"}, "required", None),
         ({"mode": "tool", "name": "f"}, "tool", "f"),
@@ -325,6 +350,8 @@ def test_tool_choice_to_openai() -> None:
         ({"type": "function", "function": {"name": ""}}, "{'type': 'function', 'function': {'name': ...}}"),
         ({"type": "function", "function": "f"}, "{'type': 'function', 'function': {'name': ...}}"),
         ({"type": "function", "function": {"name": "f"}, "extra": 1}, "{'type': 'function'"),
+        ({"type": "function", "name": "f", "function": {"name": "g"}}, "{'type': 'function'"),
+        ({"type": "function", "name": 3}, "{'type': 'function'"),
         ({"type": "bogus"}, "must be 'auto', 'none', 'required'"),
         ({}, "must be 'auto', 'none', 'required'"),
         ({"mode": "tool"}, "needs the tool's name"),

@@ -40,6 +40,7 @@ from llmplex.providers.spark.frames import tool_call_id
 from llmplex.replay_ws import load_frame_log
 from llmplex.request import ChatRequest
 from llmplex.response import StreamAccumulator
+from llmplex.retry import RetryPolicy
 from llmplex.signing.spark import REJECT_BAD_DATE, sign_spark_url, verify_spark_url
 
 CASSETTES = Path(__file__).resolve().parent.parent.parent / "cassettes" / "spark"
@@ -464,6 +465,14 @@ CODE_CLASSES: List[tuple[int, Type[LLMError]]] = [
 def test_error_code_table(code: int, cls: Type[LLMError]) -> None:
     error = error_for_code(code, "m", provider="spark", model="max", sid="s", raw="{}")
     assert type(error) is cls and error.code == code
+
+
+def test_daily_quota_is_a_rate_limit_that_is_not_retried() -> None:
+    policy = RetryPolicy(max_retries=2)
+    daily = error_for_code(11201, "m", provider="spark", model="max", sid="s", raw="{}")
+    per_second = error_for_code(11202, "m", provider="spark", model="max", sid="s", raw="{}")
+    assert isinstance(daily, RateLimitError) and policy.delay(daily, 1) is None  # a fallback chain still moves on
+    assert policy.delay(per_second, 1) is not None
 
 
 @pytest.mark.parametrize(

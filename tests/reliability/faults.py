@@ -1,0 +1,405 @@
+"""Fault injection on 127.0.0.1: an HTTP server and a WebSocket server that misbehave on cue.
+
+Each server plays a *script*: one step per incoming request (HTTP) or connection (WebSocket),
+in order. A test builds the script from the helpers below, points a provider's ``base_url`` at
+``server.url`` and asserts what the client made of it. What the client sent is kept in
+``server.received``. Stalls wait on an event that ``close()`` sets, so teardown never waits
+for a stall to run out.
+
+HTTP steps: :func:`reply` / :func:`json_reply` (any status, headers, body), :func:`sse` (a
+streamed reply that ends normally, is cut off, or stalls), :func:`stall_before_headers`,
+:func:`hang_up` (close without answering). WebSocket steps: :func:`ws_frames` (frames, then a
+normal close, a close with a code such as 1011, or a stall), :func:`ws_stall_before_first`,
+:func:`ws_reject` (an HTTP answer to the upgrade, e.g. 403), :func:`ws_binary`.
+
+Also here: :class:`FakeWS`, a minimal WebSocket provider (independent of the Spark provider),
+and :func:`plugins`, a plugin manager holding the built-in OpenAI-compatible presets plus it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Union
+
+from llmplex.error_mapping import status_error
+from llmplex.errors import LLMError, ProtocolError, StreamInterruptedError
+from llmplex.hookspecs import hookimpl
+from llmplex.plugins import Plugins
+from llmplex.provider import Credential, Provider, ProviderSpec, WireRequest, WireResponse
+from llmplex.request import ChatRequest
+from llmplex.response import ChatChunk, ChatResponse, Usage
+
+End = Literal["ok", "close", "stall"]
+
+# --------------------------------------------------------------------------------------------
+# HTTP
+
+
+@dataclass
+class Step:
+    """One scripted HTTP answer."""
+
+    status: int = 200
+    headers: Dict[str, str] = field(default_factory=dict)
+    #: Written one after another, each as its own chunk (chunked) or flushed write.
+    pieces: List[bytes] = field(default_factory=list)
+    chunked: bool = True
+    #: Seconds to wait before the status line (a stall before headers).
+    stall_before: float = 0.0
+    #: Seconds to wait between pieces (a slow but flowing stream).
+    pause: float = 0.0
+    #: After the pieces: finish properly, cut the connection, or go silent for ``stall``.
+    end: End = "ok"
+    stall: float = 0.0
+    #: Close the connection without any answer.
+    hang_up: bool = False
+
+
+def reply(status: int, body: Union[bytes, str] = b"", headers: Optional[Mapping[str, str]] = None,
+          *, content_type: str = "application/json", chunked: bool = False) -> Step:
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    return Step(status=status, headers={"Content-Type": content_type, **(headers or {})}, pieces=[data], chunked=chunked)
+
+
+def json_reply(status: int, payload: Any, headers: Optional[Mapping[str, str]] = None) -> Step:
+    return reply(status, json.dumps(payload), headers)
+
+
+def completion(text: str = "OK", *, model: str = "fault-model", usage: Optional[Dict[str, int]] = None) -> Step:
+    """A successful OpenAI chat-completions reply."""
+    return json_reply(200, {
+        "id": "chatcmpl-fault", "object": "chat.completion", "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+        "usage": usage or {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+    })
+
+
+def delta(text: str, *, finish: Optional[str] = None) -> bytes:
+    """One OpenAI stream event carrying ``text``."""
+    payload = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "model": "fault-model",
+               "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": finish}]}
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+def sse(texts: Sequence[str], *, done: bool = True, end: End = "ok", stall: float = 0.0, pause: float = 0.0,
+        extra: Sequence[bytes] = (), status: int = 200, headers: Optional[Mapping[str, str]] = None) -> Step:
+    """An OpenAI-style stream: one event per text, then ``extra`` raw pieces, then ``[DONE]``."""
+    pieces = [delta(t) for t in texts] + list(extra)
+    if done:
+        pieces.append(delta("", finish="stop"))
+        pieces.append(b"data: [DONE]\n\n")
+    return Step(status=status, headers={"Content-Type": "text/event-stream", **(headers or {})}, pieces=pieces,
+                end=end, stall=stall, pause=pause)
+
+
+def stall_before_headers(seconds: float) -> Step:
+    return Step(stall_before=seconds, pieces=[b"{}"])
+
+
+def hang_up() -> Step:
+    return Step(hang_up=True)
+
+
+class FaultServer:
+    """Plays a script of :class:`Step` on ``http://127.0.0.1:<port>``, one step per request."""
+
+    def __init__(self, steps: Sequence[Step] = ()) -> None:
+        self.steps: List[Step] = list(steps)
+        self.received: List[Dict[str, Any]] = []
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
+                return
+
+            def do_POST(self) -> None:
+                try:
+                    server._serve(self)
+                except OSError:
+                    # The client gave up (timeout) and closed its end: nothing left to do.
+                    self.close_connection = True
+
+            do_GET = do_POST
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def add(self, *steps: Step) -> None:
+        with self._lock:
+            self.steps.extend(steps)
+
+    def __enter__(self) -> FaultServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    @property
+    def pending(self) -> int:
+        return len(self.steps)
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        with self._lock:
+            self.received.append({"method": handler.command, "path": handler.path,
+                                  "headers": dict(handler.headers), "body": body})
+            step = self.steps.pop(0) if self.steps else reply(599, b'{"error": "fault script exhausted"}')
+        if step.hang_up:
+            _cut(handler)
+            return
+        if step.stall_before and self.stop.wait(step.stall_before):
+            return
+        handler.send_response(step.status)
+        for name, value in step.headers.items():
+            handler.send_header(name, value)
+        if step.chunked:
+            handler.send_header("Transfer-Encoding", "chunked")
+        else:
+            handler.send_header("Content-Length", str(sum(len(p) for p in step.pieces)))
+        handler.end_headers()
+        handler.wfile.flush()
+        for index, piece in enumerate(step.pieces):
+            if index and step.pause and self.stop.wait(step.pause):
+                return
+            handler.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if step.chunked else piece)
+            handler.wfile.flush()
+        if step.end == "close":
+            _cut(handler)
+            return
+        if step.end == "stall":
+            self.stop.wait(step.stall)
+            _cut(handler)
+            return
+        if step.chunked:
+            handler.wfile.write(b"0\r\n\r\n")
+            handler.wfile.flush()
+
+
+def _cut(handler: BaseHTTPRequestHandler) -> None:
+    """Drop the connection at once, mid-reply."""
+    handler.close_connection = True
+    try:
+        handler.connection.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+# --------------------------------------------------------------------------------------------
+# WebSocket
+
+
+@dataclass
+class WSStep:
+    frames: List[Union[str, bytes]] = field(default_factory=list)
+    stall_before: float = 0.0
+    pause: float = 0.0
+    #: After the frames: close normally, close with ``code``, or go silent for ``stall``.
+    end: Literal["ok", "code", "stall"] = "ok"
+    code: int = 1000
+    stall: float = 0.0
+    reject_status: Optional[int] = None
+    reject_body: bytes = b""
+
+
+def ws_frames(frames: Sequence[Union[str, Dict[str, Any]]], *, end: Literal["ok", "code", "stall"] = "ok",
+              code: int = 1000, stall: float = 0.0, pause: float = 0.0) -> WSStep:
+    texts: List[Union[str, bytes]] = [f if isinstance(f, str) else json.dumps(f) for f in frames]
+    return WSStep(frames=texts, end=end, code=code, stall=stall, pause=pause)
+
+
+def ws_binary(data: bytes) -> WSStep:
+    return WSStep(frames=[data])
+
+
+def ws_stall_before_first(seconds: float) -> WSStep:
+    return WSStep(stall_before=seconds)
+
+
+def ws_reject(status: int, body: Union[str, bytes] = b"") -> WSStep:
+    return WSStep(reject_status=status, reject_body=body.encode() if isinstance(body, str) else body)
+
+
+class WSFaultServer:
+    """Plays a script of :class:`WSStep` on ``ws://127.0.0.1:<port>``, one step per connection."""
+
+    def __init__(self, steps: Sequence[WSStep] = ()) -> None:
+        from websockets.sync.server import serve
+
+        self.steps: List[WSStep] = list(steps)
+        self.received: List[Dict[str, Any]] = []
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._server = serve(self._handle, "127.0.0.1", 0, process_request=self._process_request, compression=None)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.socket.getsockname()[:2]
+        return f"ws://{host}:{port}"
+
+    def __enter__(self) -> WSFaultServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self._server.shutdown()
+        self._thread.join(5)
+
+    def _next(self) -> WSStep:
+        with self._lock:
+            return self.steps.pop(0) if self.steps else WSStep(end="code", code=1011)
+
+    def _process_request(self, connection: Any, request: Any) -> Any:
+        self.received.append({"path": request.path, "headers": dict(request.headers.raw_items())})
+        with self._lock:
+            head = self.steps[0] if self.steps else None
+            if head is not None and head.reject_status is not None:
+                self.steps.pop(0)
+            else:
+                return None
+        from http import HTTPStatus
+
+        response = connection.respond(HTTPStatus(head.reject_status), "")
+        response.body = head.reject_body
+        response.headers["Content-Type"] = "application/json"
+        response.headers["Content-Length"] = str(len(head.reject_body))
+        return response
+
+    def _handle(self, ws: Any) -> None:
+        try:
+            self.received[-1]["first_frame"] = ws.recv(timeout=5)
+        except Exception:  # noqa: BLE001 - the client went away before asking
+            return
+        step = self._next()
+        if step.stall_before and self.stop.wait(step.stall_before):
+            return
+        try:
+            for index, frame in enumerate(step.frames):
+                if index and step.pause and self.stop.wait(step.pause):
+                    return
+                ws.send(frame)
+            if step.end == "code":
+                ws.close(code=step.code, reason="fault injected")
+            elif step.end == "stall":
+                self.stop.wait(step.stall)
+            else:
+                ws.close()
+        except Exception:  # noqa: BLE001 - the client closed first (it timed out): fine
+            return
+
+
+# --------------------------------------------------------------------------------------------
+# A minimal WebSocket provider
+
+
+class FakeWSParser:
+    """Frames are ``{"text": "...", "end": bool}`` or ``{"error": {"status": 429, "message": ...}}``."""
+
+    def __init__(self, provider: FakeWS, request: ChatRequest) -> None:
+        self.provider = provider
+        self.request = request
+        self.done = False
+
+    def feed(self, frame: str) -> List[ChatChunk]:
+        try:
+            data = json.loads(frame)
+        except ValueError:
+            raise ProtocolError("fakews frame is not JSON", raw=frame) from None
+        if not isinstance(data, dict):
+            raise ProtocolError("fakews frame is not an object", raw=frame)
+        error = data.get("error")
+        if isinstance(error, dict):
+            status = error.get("status") if isinstance(error.get("status"), int) else 500
+            raise status_error(status, f"fakews: {error.get('message')}", provider=self.provider.name, raw=frame)
+        text = data.get("text") if isinstance(data.get("text"), str) else ""
+        if data.get("end") is True:
+            self.done = True
+            return [ChatChunk(text=text, finish_reason="stop", usage=Usage(prompt_tokens=3, completion_tokens=2, total_tokens=5))]
+        return [ChatChunk(text=text)]
+
+    def close(self) -> List[ChatChunk]:
+        if not self.done:
+            raise StreamInterruptedError("fakews stream ended before its end frame", provider=self.provider.name)
+        return []
+
+
+class FakeWS(Provider):
+    """Talks a made-up WebSocket protocol. Like iFlytek Spark, it signs the URL: the query holds
+    base64 of a string containing the API key (so the leak test sees a key inside base64)."""
+
+    supports_non_streaming = False
+
+    def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
+        key = self.settings.credential("api_key") or ""
+        blob = base64.b64encode(f'api_key="{key}", date="{int(now)}"'.encode()).decode()
+        prompt = " ".join(m.text for m in request.messages if hasattr(m, "text"))
+        return WireRequest(
+            method="GET",
+            url=f"{self.settings.base_url}/chat?authorization={blob}&date={int(now)}",
+            headers={"X-Api-Key": key},
+            body=json.dumps({"model": request.model, "prompt": prompt}).encode(),
+            framing="websocket",
+        )
+
+    def parse_response(self, response: WireResponse, request: ChatRequest) -> ChatResponse:
+        raise NotImplementedError("fakews only streams")
+
+    def stream_parser(self, request: ChatRequest) -> FakeWSParser:
+        return FakeWSParser(self, request)
+
+    def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
+        text = response.body.decode("utf-8", "replace")[:200]
+        return status_error(response.status, f"fakews: HTTP {response.status} {text}", headers=response.headers,
+                            provider=self.name, model=request.model, raw=response.body)
+
+
+FAKE_WS_SPEC = ProviderSpec(
+    name="fakews",
+    factory=FakeWS,
+    credentials=(Credential("api_key", ("FAKEWS_API_KEY",)),),
+    default_base_url="ws://127.0.0.1:9",
+    description="Fault-injection test provider over WebSocket",
+)
+
+
+class _FakeWSPlugin:
+    @hookimpl
+    def register_providers(self, register: Callable[[ProviderSpec], None]) -> None:
+        register(FAKE_WS_SPEC)
+
+
+def plugins(*extra: Any) -> Plugins:
+    """A plugin manager with the OpenAI-compatible presets, :class:`FakeWS`, and ``extra``."""
+    import llmplex.providers.openai as openai_provider
+
+    manager = Plugins(autoload=False)
+    manager.register_plugin(openai_provider, name="openai")
+    manager.register_plugin(_FakeWSPlugin(), name="fakews")
+    for index, plugin in enumerate(extra):
+        manager.register_plugin(plugin, name=f"extra{index}")
+    return manager
