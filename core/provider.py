@@ -44,6 +44,10 @@ __all__ = [
     "Token",
     "SPEC_VERSION",
     "parse_json_body",
+    "iter_dicts",
+    "json_dict",
+    "json_str",
+    "json_int",
 ]
 
 SPEC_VERSION = 1
@@ -211,6 +215,21 @@ def parse_json_body(body: bytes, *, provider: str, what: str = "reply") -> Any:
         raise ProtocolError(
             f"{provider} {what} is not valid JSON: {exc}", provider=provider, raw=body[:65536]
         ) from None
+
+
+def json_dict(value: Any) -> Dict[str, Any]:
+    """``value`` if the vendor sent an object there, else ``{}`` (replies are not trusted)."""
+    return value if isinstance(value, dict) else {}
+
+
+def json_str(value: Any) -> str:
+    """``value`` if the vendor sent a string there, else ``""``."""
+    return value if isinstance(value, str) else ""
+
+
+def json_int(value: Any) -> int:
+    """A non-negative integer count (tokens) the vendor sent, else 0; booleans are not counts."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def iter_dicts(value: Any) -> Iterable[Dict[str, Any]]:

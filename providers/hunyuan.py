@@ -37,6 +37,9 @@ from llmplex.provider import (
     WireRequest,
     WireResponse,
     iter_dicts,
+    json_dict,
+    json_int,
+    json_str,
     parse_json_body,
 )
 from llmplex.providers.openai import Preset, spec_for
@@ -104,9 +107,9 @@ def parse_usage(data: Any) -> Optional[Usage]:
     """``Usage{PromptTokens, CompletionTokens, TotalTokens, PromptTokensDetails{CachedTokens}}``."""
     if not isinstance(data, dict):
         return None
-    prompt = _int(data.get("PromptTokens"))
-    completion = _int(data.get("CompletionTokens"))
-    total = _int(data.get("TotalTokens")) or prompt + completion
+    prompt = json_int(data.get("PromptTokens"))
+    completion = json_int(data.get("CompletionTokens"))
+    total = json_int(data.get("TotalTokens")) or prompt + completion
     details = data.get("PromptTokensDetails")
     # The SDK types CachedTokens as a string; accept an int as well.
     cached_raw = details.get("CachedTokens") if isinstance(details, dict) else None
@@ -118,16 +121,7 @@ def parse_usage(data: Any) -> Optional[Usage]:
     return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total, cached_tokens=cached)
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _dict(value: Any) -> Dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _compact(value: Any) -> bytes:
@@ -331,16 +325,16 @@ class Hunyuan(Provider):
         wire_message = choices[0].get("Message")
         if not isinstance(wire_message, dict):
             raise ProtocolError(f"{self.name} reply choice has no Message", provider=self.name, raw=response.body)
-        reply_id = _str(payload.get("Id")) or _str(payload.get("RequestId")) or None
+        reply_id = json_str(payload.get("Id")) or json_str(payload.get("RequestId")) or None
         calls = []
         for position, call in enumerate(iter_dicts(wire_message.get("ToolCalls"))):
-            function = _dict(call.get("Function"))
+            function = json_dict(call.get("Function"))
             # Non-stream examples carry no ToolCalls[].Id: derive one unique to this reply, so
             # that sending the turn back cannot collide with an earlier call's id.
-            call_id = _str(call.get("Id")) or f"call_{reply_id or 'hunyuan'}_{position}"
+            call_id = json_str(call.get("Id")) or f"call_{reply_id or 'hunyuan'}_{position}"
             calls.append(
                 tool_call_from_vendor(
-                    call_id, _str(function.get("Name")), function.get("Arguments", ""),
+                    call_id, json_str(function.get("Name")), function.get("Arguments", ""),
                     provider=self.name, payload=response.body,
                 )
             )
@@ -381,10 +375,10 @@ class Hunyuan(Provider):
     def _payload_error(self, payload: Dict[str, Any], response: WireResponse, request: ChatRequest) -> Optional[LLMError]:
         """The error a ``Response.Error`` or an ``ErrorMsg`` describes, else None."""
         raw = response.body or _compact(payload)
-        request_id = _str(payload.get("RequestId")) or response.request_id
+        request_id = json_str(payload.get("RequestId")) or response.request_id
         error = payload.get("Error")
         if isinstance(error, dict):
-            return self._error(_str(error.get("Code")), _str(error.get("Message")), response.status, request_id, raw, request)
+            return self._error(json_str(error.get("Code")), json_str(error.get("Message")), response.status, request_id, raw, request)
         if error is not None:
             return ProtocolError(f"{self.name} reply has a malformed Error", provider=self.name, raw=raw)
         error_msg = payload.get("ErrorMsg")
@@ -393,12 +387,12 @@ class Hunyuan(Provider):
             # 4000 = internal error, 4001 = model timeout: both retryable server errors.
             code = error_msg.get("Code")
             return ServerError(
-                f"{self.name}: {_str(error_msg.get('Msg')) or 'stream failed'}",
+                f"{self.name}: {json_str(error_msg.get('Msg')) or 'stream failed'}",
                 provider=self.name,
                 model=request.model,
                 status=response.status,
                 code=code if isinstance(code, (int, str)) and not isinstance(code, bool) else None,
-                request_id=request_id or _str(payload.get("Id")) or None,
+                request_id=request_id or json_str(payload.get("Id")) or None,
                 raw=raw,
             )
         return None
@@ -477,12 +471,12 @@ class HunyuanStreamParser:
         error = self.provider._payload_error(payload, WireResponse(200, {}, data.encode("utf-8")), self.request)
         if error is not None:
             raise error
-        chunk_id = _str(payload.get("Id")) or None
+        chunk_id = json_str(payload.get("Id")) or None
         usage = parse_usage(payload.get("Usage"))
         choice = next(iter(iter_dicts(payload.get("Choices"))), None)
         if choice is None:
             return [ChatChunk(usage=usage, id=chunk_id, raw=payload)]
-        delta = _dict(choice.get("Delta"))
+        delta = json_dict(choice.get("Delta"))
         raw_finish = choice.get("FinishReason")
         finish = normalise_finish_reason(raw_finish)
         if finish is not None:
@@ -490,8 +484,8 @@ class HunyuanStreamParser:
         reasoning = delta.get("ReasoningContent")
         return [
             ChatChunk(
-                text=_str(delta.get("Content")),
-                reasoning=_str(reasoning),
+                text=json_str(delta.get("Content")),
+                reasoning=json_str(reasoning),
                 tool_calls=[self._delta(call) for call in iter_dicts(delta.get("ToolCalls"))],
                 finish_reason=finish,
                 finish_reason_raw=raw_finish if finish is not None else None,
@@ -502,7 +496,7 @@ class HunyuanStreamParser:
         ]
 
     def _delta(self, call: Dict[str, Any]) -> ToolCallDelta:
-        call_id = _str(call.get("Id"))
+        call_id = json_str(call.get("Id"))
         vendor_index = call.get("Index")
         if call_id:
             key: Tuple[str, Any] = ("id", call_id)
@@ -516,15 +510,15 @@ class HunyuanStreamParser:
             slot = self._last_slot if key[0] == "continued" and self._last_slot is not None else len(self._slots)
             self._slots[key] = slot
         self._last_slot = slot
-        function = _dict(call.get("Function"))
+        function = json_dict(call.get("Function"))
         arguments = function.get("Arguments")
         if isinstance(arguments, dict):  # not documented, but cheap to accept
             arguments = _compact(arguments).decode("utf-8")
         return ToolCallDelta(
             index=slot,
             id=call_id or None,
-            name=_str(function.get("Name")) or None,
-            arguments=_str(arguments),
+            name=json_str(function.get("Name")) or None,
+            arguments=json_str(arguments),
         )
 
     def close(self) -> List[ChatChunk]:

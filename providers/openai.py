@@ -24,6 +24,9 @@ from llmplex.provider import (
     WireRequest,
     WireResponse,
     iter_dicts,
+    json_dict,
+    json_int,
+    json_str,
     parse_json_body,
 )
 from llmplex.request import ChatRequest
@@ -145,9 +148,9 @@ def normalise_finish_reason(raw: Any) -> Optional[FinishReason]:
 def parse_usage(data: Any) -> Optional[Usage]:
     if not isinstance(data, dict):
         return None
-    prompt = _int(data.get("prompt_tokens"))
-    completion = _int(data.get("completion_tokens"))
-    total = _int(data.get("total_tokens")) or prompt + completion
+    prompt = json_int(data.get("prompt_tokens"))
+    completion = json_int(data.get("completion_tokens"))
+    total = json_int(data.get("total_tokens")) or prompt + completion
     prompt_details = data.get("prompt_tokens_details")
     completion_details = data.get("completion_tokens_details")
     cached = prompt_details.get("cached_tokens") if isinstance(prompt_details, dict) else None
@@ -158,17 +161,11 @@ def parse_usage(data: Any) -> Optional[Usage]:
         prompt_tokens=prompt,
         completion_tokens=completion,
         total_tokens=total,
-        cached_tokens=_int(cached) if cached is not None else None,
-        reasoning_tokens=_int(reasoning) if reasoning is not None else None,
+        cached_tokens=json_int(cached) if cached is not None else None,
+        reasoning_tokens=json_int(reasoning) if reasoning is not None else None,
     )
 
 
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
 
 
 class OpenAICompatible(Provider):
@@ -272,9 +269,9 @@ class OpenAICompatible(Provider):
             raise ProtocolError(f"{self.name} reply choice has no message", provider=self.name, raw=response.body)
         calls = [
             tool_call_from_vendor(
-                _text(c.get("id")) or f"call_{i}",
-                _text(_dict(c.get("function")).get("name")),
-                _dict(c.get("function")).get("arguments", ""),
+                json_str(c.get("id")) or f"call_{i}",
+                json_str(json_dict(c.get("function")).get("name")),
+                json_dict(c.get("function")).get("arguments", ""),
                 provider=self.name,
                 payload=response.body,
             )
@@ -327,9 +324,9 @@ class OpenAICompatible(Provider):
             error = {"message": error}
         if not isinstance(error, dict):
             error = {}
-        message = _text(error.get("message")) or (raw or b"").decode("utf-8", "replace")[:500] or f"HTTP {status}"
+        message = json_str(error.get("message")) or (raw or b"").decode("utf-8", "replace")[:500] or f"HTTP {status}"
         code = error.get("code")
-        error_type = _text(error.get("type"))
+        error_type = json_str(error.get("type"))
         effective = status
         if status < 400:
             # An error object inside a 200 reply or stream: take the status it names, if any.
@@ -366,9 +363,6 @@ _TYPE_STATUS = {
 def _status_for_type(error_type: str) -> int:
     return _TYPE_STATUS.get(error_type.lower(), 500)
 
-
-def _dict(value: Any) -> Dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def _is_error(data: Dict[str, Any]) -> bool:
@@ -421,7 +415,7 @@ class OpenAIStreamParser:
             finish = normalise_finish_reason(raw_finish)
             chunks.append(
                 ChatChunk.unchecked(
-                    text=_text(delta.get("content")),
+                    text=json_str(delta.get("content")),
                     reasoning=reasoning if isinstance(reasoning, str) else "",
                     tool_calls=deltas,
                     finish_reason=finish,
@@ -443,13 +437,13 @@ class OpenAIStreamParser:
 
     @staticmethod
     def _tool_delta(call: Dict[str, Any], position: int) -> ToolCallDelta:
-        function = _dict(call.get("function"))
+        function = json_dict(call.get("function"))
         index = call.get("index")
         call_id = call.get("id")
         return ToolCallDelta(
             index=index if isinstance(index, int) and not isinstance(index, bool) else position,
             id=call_id if isinstance(call_id, str) and call_id else None,
-            name=_text(function.get("name")) or None,
+            name=json_str(function.get("name")) or None,
             arguments=_arguments_fragment(function.get("arguments")),
         )
 
