@@ -22,6 +22,7 @@ then ``[defaults]``, then the built-in defaults (``docs/reliability.md``).
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -48,7 +49,7 @@ from .provider import Provider, Token, WireRequest, WireResponse
 from .ratelimit import RateLimiter, estimate_tokens
 from .redact import Redactor, install_log_filters
 from .request import ChatRequest
-from .response import ChatChunk, ChatResponse, StreamAccumulator
+from .response import ChatChunk, ChatResponse, StreamAccumulator, ToolCallDelta
 from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
 from .transport.http import HttpTransport, Timeouts
 from .validation import make_request
@@ -152,7 +153,8 @@ class Client:
             limits = settings.options.get("rate_limit")
             if limits is not None:
                 if not isinstance(limits, Mapping):
-                    raise ConfigError(f"providers.{name}.rate_limit must be a table", field=f"providers.{name}.rate_limit")
+                    where = f"providers.{name}.rate_limit"
+                    raise ConfigError(f"{where} must be a table", field=where)
                 self.limiter.configure(name, limits)
             # Surface a bad retry or timeout table now, not at the first failure.
             self._policy(provider, {})
@@ -236,7 +238,10 @@ class Client:
                     return
                 yield chunk  # type: ignore[misc]
         finally:
-            stream.close()
+            try:
+                stream.close()
+            except ValueError:
+                pass  # cancelled while a worker thread is inside next(): it finishes on its own
 
     # -- the loop ----------------------------------------------------------------------------
     def _execute(
@@ -340,7 +345,8 @@ class Client:
             raise self._enrich(exc, response)
         except PARSE_FAILURES as exc:
             raise ProtocolError(
-                f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}", raw=response.body[:_RAW_LIMIT]
+                f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}",
+                raw=response.body[:_RAW_LIMIT],
             ) from None
 
     def _send_prelude(self, job: _Attempt) -> WireRequest:
@@ -377,9 +383,38 @@ class Client:
                 headers = http_stream.headers
                 job.call.extra["request_id"] = http_stream.request_id
                 if http_stream.status >= 400:
-                    body = http_stream.read_all(_RAW_LIMIT)
-                    raise self._http_error(provider, WireResponse(http_stream.status, http_stream.headers, body), request)
-                events = _decoded(http_stream.chunks, wire.framing)
+                    failed = WireResponse(http_stream.status, http_stream.headers, http_stream.read_all(_RAW_LIMIT))
+                    raise self._http_error(provider, failed, request)
+                if http_stream.headers.get("content-type", "").lower().startswith("text/html"):
+                    # A captive portal or a proxy's page: never a stream, and retrying will not help.
+                    raise ProtocolError(
+                        f"{provider.name} answered a stream request with an HTML page",
+                        status=http_stream.status,
+                        raw=http_stream.read_all(_RAW_LIMIT),
+                    )
+                chunks: Iterator[bytes] = http_stream.chunks
+                if wire.framing == "sse":
+                    head, chunks = _sniff(chunks)
+                    if head in (b"{", b"["):
+                        # A JSON document, not events: the vendor answered the stream request
+                        # with a plain reply, typically an error (Hunyuan's auth failures,
+                        # gateways). Parse it as the reply it is.
+                        body = _bounded(chunks, self.http.max_body)
+                        whole = WireResponse(http_stream.status, http_stream.headers, body)
+                        try:
+                            reply = provider.parse_response(whole, request)
+                        except LLMError as exc:
+                            raise self._enrich(exc, whole) from None
+                        except PARSE_FAILURES as exc:
+                            raise ProtocolError(
+                                f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}",
+                                raw=body[:_RAW_LIMIT],
+                            ) from None
+                        chunk = _as_chunk(reply)
+                        accumulator.add(chunk)
+                        yield chunk
+                        return
+                events = _decoded(chunks, wire.framing)
             for event in events:
                 for chunk in parser.feed(event):
                     accumulator.add(chunk)
@@ -541,6 +576,60 @@ def _bearer(wire: WireRequest) -> str:
         if name.lower() == "authorization":
             return value.partition(" ")[2] or value
     return ""
+
+
+def _sniff(chunks: Iterator[bytes], limit: int = 65536) -> Tuple[bytes, Iterator[bytes]]:
+    """The first non-whitespace byte of a body (b"" if none within ``limit``), and the body's
+    chunks again, complete. An SSE stream starts with a field, a comment or a blank line, never
+    with ``{`` or ``[``."""
+    seen: List[bytes] = []
+    size = 0
+    head = b""
+    for chunk in chunks:
+        seen.append(chunk)
+        size += len(chunk)
+        stripped = chunk.lstrip()
+        if stripped:
+            head = stripped[:1]
+            break
+        if size > limit:
+            break
+
+    def again() -> Iterator[bytes]:
+        yield from seen
+        yield from chunks
+
+    return head, again()
+
+
+def _bounded(chunks: Iterator[bytes], limit: int) -> bytes:
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > limit:
+            raise ProtocolError(f"reply is larger than {limit} bytes; refused", raw=bytes(body[:4096]))
+    return bytes(body)
+
+
+def _as_chunk(reply: ChatResponse) -> ChatChunk:
+    """A whole reply as the single chunk a stream of it would have been."""
+    message = reply.message
+    calls = [
+        ToolCallDelta(index=i, id=call.id, name=call.name,
+                      arguments=call.raw_arguments or json.dumps(call.arguments, ensure_ascii=False))
+        for i, call in enumerate(message.tool_calls or [])
+    ]
+    return ChatChunk(
+        text=message.text,
+        reasoning=message.reasoning_content or "",
+        tool_calls=calls,
+        finish_reason=reply.finish_reason,
+        finish_reason_raw=reply.finish_reason_raw,
+        usage=reply.usage,
+        id=reply.id,
+        model=reply.model,
+        raw=reply.raw,
+    )
 
 
 def _decoded(chunks: Iterator[bytes], framing: str) -> Iterator[Any]:

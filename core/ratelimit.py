@@ -122,7 +122,9 @@ class Limits:
         wait = table.get("wait", True)
         if not isinstance(wait, bool):
             raise ConfigError(f"{where}.wait must be true or false, got {wait!r}", field=f"{where}.wait")
-        return cls(numbers["requests_per_minute"], numbers["tokens_per_minute"], numbers["burst"], wait, numbers["max_wait"])
+        return cls(
+            numbers["requests_per_minute"], numbers["tokens_per_minute"], numbers["burst"], wait, numbers["max_wait"]
+        )
 
 
 def estimate_tokens(request: ChatRequest) -> int:

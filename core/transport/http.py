@@ -36,6 +36,7 @@ DEFAULT_READ = 600.0
 #: Called between chunks; raises TimeoutError once the call's total budget is spent.
 Deadline = Callable[[], object]
 _READ_SIZE = 65536
+_BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class Timeouts:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"timeout {name} must be a positive number of seconds, got {value!r}", field=name)
+            object.__setattr__(self, name, float(value))  # frozen: normalise 3 to 3.0 for messages
 
     def clamped(self, remaining: Optional[float]) -> Timeouts:
         """These timeouts, with connect and read no longer than ``remaining`` seconds."""
@@ -150,8 +152,9 @@ class HttpTransport:
             raise TimeoutError(f"connect timed out after {timeouts.connect} s ({_detail(exc)})") from None
         except requests.exceptions.ReadTimeout:
             raise TimeoutError(f"no reply headers within {timeouts.read} s") from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema) as exc:
-            raise ConfigError(f"the request URL is not usable: {_detail(exc)}; check base_url", field="base_url") from None
+        except _BAD_URL as exc:
+            message = f"the request URL is not usable: {_detail(exc)}; check base_url"
+            raise ConfigError(message, field="base_url") from None
         except requests.exceptions.InvalidHeader as exc:
             raise ConfigError(f"a request header is not valid: {_detail(exc)}", field="headers") from None
         except requests.exceptions.RequestException as exc:

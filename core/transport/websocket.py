@@ -87,7 +87,8 @@ class WebSocketTransport:
                 try:
                     connection.send(wire.body.decode("utf-8"))
                 except (OSError, WebSocketException) as exc:
-                    raise ConnectionError(f"WebSocket closed before the request was sent ({_close_code(exc)})") from None
+                    closed = _close_code(exc)
+                    raise ConnectionError(f"WebSocket closed before the request was sent ({closed})") from None
             yield _frames(connection, timeouts, deadline)
 
 

@@ -121,6 +121,12 @@ class FaultServer:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
                 return
 
+            def setup(self) -> None:
+                super().setup()
+                # Headers and body go out as separate writes: without this, Nagle's algorithm
+                # and the client's delayed ACK add ~40 ms to every reply.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
             def do_POST(self) -> None:
                 try:
                     server._serve(self)
@@ -132,7 +138,8 @@ class FaultServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits up to one interval.
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self) -> str:
@@ -284,11 +291,7 @@ class WSFaultServer:
                 return None
         from http import HTTPStatus
 
-        response = connection.respond(HTTPStatus(head.reject_status), "")
-        response.body = head.reject_body
-        response.headers["Content-Type"] = "application/json"
-        response.headers["Content-Length"] = str(len(head.reject_body))
-        return response
+        return connection.respond(HTTPStatus(head.reject_status), head.reject_body.decode("utf-8"))
 
     def _handle(self, ws: Any) -> None:
         try:

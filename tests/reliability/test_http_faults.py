@@ -341,6 +341,23 @@ def test_stream_with_html_instead_of_events_is_a_protocol_error(http_server: Any
     assert info.value.partial is None and info.value.attempts == 1
 
 
+def test_stream_request_answered_with_a_json_error_maps_it(http_server: Any) -> None:
+    # Hunyuan and some gateways answer a stream request with a plain JSON error document.
+    body = {"error": {"message": "invalid key", "type": "authentication_error"}}
+    server = http_server(faults.json_reply(200, body))
+    with pytest.raises(llmplex.AuthenticationError) as info:
+        list(make_client(server).stream("fault/m", HI))
+    assert info.value.attempts == 1 and "invalid key" in str(info.value)
+
+
+def test_stream_request_answered_with_a_whole_reply_yields_it_as_one_chunk(http_server: Any) -> None:
+    server = http_server(faults.completion("all at once"))
+    stream = make_client(server).stream("fault/m", HI)
+    assert [c.text for c in stream] == ["all at once"]
+    assert stream.response is not None and stream.response.finish_reason == "stop"
+    assert stream.response.usage is not None and stream.response.usage.total_tokens == 6
+
+
 def test_stream_error_frame_after_chunks_is_raised_with_partial_and_not_retried(http_server: Any) -> None:
     frame = b'data: {"error": {"message": "rate limited mid-way", "type": "rate_limit_error"}}\n\n'
     server = http_server(faults.sse(["A", "B"], done=False, extra=[frame]), faults.sse(["never"]))
