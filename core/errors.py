@@ -89,6 +89,9 @@ class LLMError(Exception):
         self.attempts = attempts
         #: The request field at fault, in ``messages[2].role`` form, for caller errors.
         self.field = field
+        #: An explicit retry verdict (the vendor's ``x-should-retry``, or a provider's "never
+        #: on the same model"); None leaves the decision to the error class.
+        self.should_retry: Optional[bool] = None
 
     def __str__(self) -> str:
         context = " ".join(

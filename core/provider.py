@@ -128,7 +128,16 @@ class ProviderSettings:
 
     def __repr__(self) -> str:
         keys = ", ".join(sorted(self.credentials))
-        return f"ProviderSettings(name={self.name!r}, base_url={self.base_url!r}, credentials=[{keys}])"
+        return f"ProviderSettings(name={self.name!r}, base_url={_shown_url(self.base_url)!r}, credentials=[{keys}])"
+
+
+def _shown_url(url: Optional[str]) -> Optional[str]:
+    # A base URL may carry a key in its query (Gemini-style ?key=); reprs must not show it.
+    if url is None:
+        return None
+    from .redact import Redactor
+
+    return Redactor().text(url)
 
 
 class StreamParser(Protocol):
@@ -160,7 +169,7 @@ class Provider:
         self.name = settings.name
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, base_url={self.settings.base_url!r})"
+        return f"{type(self).__name__}(name={self.name!r}, base_url={_shown_url(self.settings.base_url)!r})"
 
     # -- required --------------------------------------------------------------------------
     def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:

@@ -54,10 +54,6 @@ MAX_RETRY_AFTER = 120.0
 #: The backoff is multiplied by ``1 - JITTER * rng()``: between 75 % and 100 % of its value.
 JITTER = 0.25
 
-# The attribute under which a server's ``x-should-retry`` verdict (or llmplex's own "never
-# retry this") travels on an LLMError from where it is known (transport, limiter) to the loop.
-_HINT = "should_retry"
-
 _POLICY_KEYS = ("max_retries", "initial_delay", "max_delay", "max_retry_after", "jitter")
 
 
@@ -80,14 +76,13 @@ def server_says_retry(headers: Mapping[str, str]) -> Optional[bool]:
 def set_should_retry(error: LLMError, value: Optional[bool]) -> LLMError:
     """Record an explicit retry verdict on ``error`` (None leaves it to the error's class)."""
     if value is not None:
-        setattr(error, _HINT, value)
+        error.should_retry = value
     return error
 
 
 def should_retry_hint(error: LLMError) -> Optional[bool]:
     """The explicit verdict recorded by :func:`set_should_retry`, if any."""
-    value = getattr(error, _HINT, None)
-    return value if isinstance(value, bool) else None
+    return error.should_retry
 
 
 @dataclass(frozen=True)

@@ -311,11 +311,5 @@ def test_mypy_strict_public_api_as_users_and_plugin_authors_see_it(mypy_errors: 
     assert mine == {}, "\n".join(line for lines in mine.values() for line in lines)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="mypy --strict error in a module owned by another engineer, reported to the lead: "
-    "llmplex/providers/openai.py:295: Argument \"model\" to \"ChatResponse\" has incompatible type "
-    "\"Any | str | None\"; expected \"str\" [arg-type]; remove this mark once it is fixed",
-)
 def test_mypy_strict_whole_installed_package(mypy_errors: Dict[str, List[str]]) -> None:
     assert mypy_errors == {}, "\n".join(line for lines in mypy_errors.values() for line in lines)

@@ -573,13 +573,6 @@ def test_json_error_answering_a_stream_request_maps_like_a_reply() -> None:
     assert (error.code, error.request_id) == ("AuthFailure.SignatureFailure", "r-1")
 
 
-@pytest.mark.xfail(
-    reason="needs the core change in the Hunyuan report: Client._stream_once must hand an application/json "
-    "reply to an SSE request to provider.map_error; today the SSE decoder drops the JSON body as stray lines "
-    "and the parser can only report StreamInterruptedError",
-    raises=llmplex.StreamInterruptedError,
-    strict=False,
-)
 @pytest.mark.vcr("stream_error_before_start.json")
 def test_json_error_before_a_stream_starts_end_to_end() -> None:
     with pytest.raises(llmplex.AuthenticationError):
