@@ -21,10 +21,8 @@ then ``[defaults]``, then the built-in defaults (``docs/reliability.md``).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
@@ -217,16 +215,22 @@ class Client:
             except LLMError as exc:
                 return exc
 
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=max_workers) as pool:
             return list(pool.map(one, conversations))
 
     async def achat(self, model: str, messages: Any, **params: Any) -> ChatResponse:
         """``chat`` for asyncio code (runs the blocking call in a worker thread)."""
+        import asyncio  # only async callers pay for it: asyncio costs ~30 ms to import
+
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(None, lambda: self.chat(model, messages, **params))
 
     async def astream(self, model: str, messages: Any, **params: Any) -> AsyncIterator[ChatChunk]:
         """``stream`` for asyncio code: chunks are produced in a worker thread."""
+        import asyncio  # only async callers pay for it: asyncio costs ~30 ms to import
+
         loop = asyncio.get_running_loop()
         stream = self.stream(model, messages, **params)
         iterator = iter(stream)
