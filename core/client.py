@@ -21,7 +21,6 @@ then ``[defaults]``, then the built-in defaults (``docs/reliability.md``).
 
 from __future__ import annotations
 
-import json
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -47,8 +46,10 @@ from .provider import Provider, Token, WireRequest, WireResponse
 from .ratelimit import RateLimiter, estimate_tokens
 from .redact import Redactor, install_log_filters
 from .request import ChatRequest
-from .response import ChatChunk, ChatResponse, StreamAccumulator, ToolCallDelta
+from .response import ChatChunk, ChatResponse, StreamAccumulator
 from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
+from .settings import call_policy, call_timeouts, policy_from, pop_call_options, timeouts_from
+from .transport.framing import bounded, decoded, sniff
 from .transport.http import HttpTransport, Timeouts
 from .validation import make_request
 
@@ -57,7 +58,6 @@ __all__ = ["Client", "ChatStream", "FALLBACK_ON"]
 #: Errors after which the next model of a fallback chain is tried (a client-side rate limit in
 #: fail-fast mode included: the next vendor is not limited).
 FALLBACK_ON: Tuple[type, ...] = (RateLimitError, ServerError, TimeoutError, ConnectionError)
-_CALL_OPTIONS = ("timeout", "total_timeout", "max_retries", "retry", "rate_limit_wait")
 # Refresh a token this many seconds before the vendor says it expires.
 _TOKEN_MARGIN = 60.0
 # How much of an unparseable body an error keeps.
@@ -98,8 +98,8 @@ class Client:
         self._http = transport
         self._ws: Any = None
         defaults = self.config.defaults
-        self.retry = retry or _policy_from(defaults, RetryPolicy(), "defaults")
-        self.timeouts = timeouts or _timeouts_from(defaults, Timeouts())
+        self.retry = retry or policy_from(defaults, RetryPolicy(), "defaults")
+        self.timeouts = timeouts or timeouts_from(defaults, Timeouts())
         self.redactor = Redactor()
         self.limiter = RateLimiter(self.clock)
         self._providers: Dict[str, Provider] = {}
@@ -155,8 +155,8 @@ class Client:
                     raise ConfigError(f"{where} must be a table", field=where)
                 self.limiter.configure(name, limits)
             # Surface a bad retry or timeout table now, not at the first failure.
-            self._policy(provider, {})
-            self._timeouts(provider, {})
+            call_policy(provider, self.config.defaults, self.retry, {})
+            call_timeouts(provider, self.config.defaults, self.timeouts, {})
             self._providers[name] = provider
             return provider
 
@@ -173,7 +173,7 @@ class Client:
         Print it with ``client.redacted(wire)`` to mask secrets. A provider with a token
         exchange fetches (or reuses) its token here.
         """
-        _pop_call_options(params)
+        pop_call_options(params)
         provider, vendor_model = self._split(self.config.resolve_model(model)[0])
         request = make_request(vendor_model, messages, stream=stream, **params)
         try:
@@ -190,7 +190,7 @@ class Client:
 
         ``reply.provider`` and ``reply.model`` say which chain entry answered.
         """
-        options = _pop_call_options(params)
+        options = pop_call_options(params)
         calls = self._execute(self.config.resolve_model(model), model, messages, params, options, stream=False)
         while True:
             try:
@@ -201,7 +201,7 @@ class Client:
 
     def stream(self, model: str, messages: Any, **params: Any) -> ChatStream:
         """Stream a reply. Iterate for ``ChatChunk``s; ``.response`` holds the assembled reply."""
-        options = _pop_call_options(params)
+        options = pop_call_options(params)
         return ChatStream(self, self.config.resolve_model(model), messages, params, options, requested=model)
 
     def batch(
@@ -269,8 +269,8 @@ class Client:
         for position, target in enumerate(chain):
             provider, vendor_model = self._split(target)
             request = make_request(vendor_model, messages, stream=stream, **params)
-            policy = self._policy(provider, options)
-            timeouts = self._timeouts(provider, options)
+            policy = call_policy(provider, self.config.defaults, self.retry, options)
+            timeouts = call_timeouts(provider, self.config.defaults, self.timeouts, options)
             if deadline is None:
                 # One budget for the whole call, fallbacks included, from the first entry.
                 deadline = Deadline(self.clock, timeouts.total)
@@ -398,12 +398,12 @@ class Client:
                     )
                 chunks: Iterator[bytes] = http_stream.chunks
                 if wire.framing == "sse":
-                    head, chunks = _sniff(chunks)
+                    head, chunks = sniff(chunks)
                     if head in (b"{", b"["):
                         # A JSON document, not events: the vendor answered the stream request
                         # with a plain reply, typically an error (Hunyuan's auth failures,
                         # gateways). Parse it as the reply it is.
-                        body = _bounded(chunks, self.http.max_body)
+                        body = bounded(chunks, self.http.max_body)
                         whole = WireResponse(http_stream.status, http_stream.headers, body)
                         try:
                             reply = provider.parse_response(whole, request)
@@ -414,11 +414,11 @@ class Client:
                                 f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}",
                                 raw=body[:_RAW_LIMIT],
                             ) from None
-                        chunk = _as_chunk(reply)
+                        chunk = ChatChunk.from_response(reply)
                         accumulator.add(chunk)
                         yield chunk
                         return
-                events = _decoded(chunks, wire.framing)
+                events = decoded(chunks, wire.framing)
             for event in events:
                 for chunk in parser.feed(event):
                     accumulator.add(chunk)
@@ -526,174 +526,12 @@ class Client:
                 error.raw = masked.encode("utf-8")
         return error
 
-    # -- settings ----------------------------------------------------------------------------
-    def _own(self, provider: Provider, key: str) -> Any:
-        """``key`` from the provider's own config table (or its preset), not inherited from
-        ``[defaults]``: those are already folded into ``self.retry`` / ``self.timeouts``, which
-        an explicit ``Client(retry=..., timeouts=...)`` overrides."""
-        options = provider.settings.options
-        if key not in options:
-            return None
-        value = options[key]
-        defaults = self.config.defaults
-        if key in defaults and defaults[key] == value:
-            return None
-        return value
-
-    def _policy(self, provider: Provider, options: Mapping[str, Any]) -> RetryPolicy:
-        policy = self.retry
-        where = f"providers.{provider.name}"
-        table = self._own(provider, "retry")
-        if table is not None:
-            if not isinstance(table, Mapping):
-                raise ConfigError(f"{where}.retry must be a table", field=f"{where}.retry")
-            policy = policy.with_options(table, f"{where}.retry")
-        retries = self._own(provider, "max_retries")
-        if retries is not None:
-            policy = policy.replace(max_retries=retries)
-        chosen = options.get("retry")
-        if chosen is not None:
-            if not isinstance(chosen, RetryPolicy):
-                raise ConfigError("retry= must be a RetryPolicy", field="retry")
-            policy = chosen
-        if options.get("max_retries") is not None:
-            policy = policy.replace(max_retries=options["max_retries"])
-        return policy
-
-    def _timeouts(self, provider: Provider, options: Mapping[str, Any]) -> Timeouts:
-        own = {key: self._own(provider, key) for key in ("timeout", "connect_timeout", "total_timeout")}
-        timeouts = _timeouts_from(own, self.timeouts)
-        value = options.get("timeout")
-        if isinstance(value, Timeouts):
-            timeouts = value
-        elif value is not None:
-            timeouts = Timeouts(connect=timeouts.connect, read=_seconds(value, "timeout"), total=timeouts.total)
-        total = options.get("total_timeout")
-        if total is not None:
-            timeouts = Timeouts(connect=timeouts.connect, read=timeouts.read, total=_seconds(total, "total_timeout"))
-        return timeouts
-
-
 def _bearer(wire: WireRequest) -> str:
     """The credential inside a token exchange's Authorization header, if any (to redact it)."""
     for name, value in wire.headers.items():
         if name.lower() == "authorization":
             return value.partition(" ")[2] or value
     return ""
-
-
-def _sniff(chunks: Iterator[bytes], limit: int = 65536) -> Tuple[bytes, Iterator[bytes]]:
-    """The first non-whitespace byte of a body (b"" if none within ``limit``), and the body's
-    chunks again, complete. An SSE stream starts with a field, a comment or a blank line, never
-    with ``{`` or ``[``."""
-    seen: List[bytes] = []
-    size = 0
-    head = b""
-    for chunk in chunks:
-        seen.append(chunk)
-        size += len(chunk)
-        stripped = chunk.lstrip()
-        if stripped:
-            head = stripped[:1]
-            break
-        if size > limit:
-            break
-
-    def again() -> Iterator[bytes]:
-        yield from seen
-        yield from chunks
-
-    return head, again()
-
-
-def _bounded(chunks: Iterator[bytes], limit: int) -> bytes:
-    body = bytearray()
-    for chunk in chunks:
-        body += chunk
-        if len(body) > limit:
-            raise ProtocolError(f"reply is larger than {limit} bytes; refused", raw=bytes(body[:4096]))
-    return bytes(body)
-
-
-def _as_chunk(reply: ChatResponse) -> ChatChunk:
-    """A whole reply as the single chunk a stream of it would have been."""
-    message = reply.message
-    calls = [
-        ToolCallDelta(index=i, id=call.id, name=call.name,
-                      arguments=call.raw_arguments or json.dumps(call.arguments, ensure_ascii=False))
-        for i, call in enumerate(message.tool_calls or [])
-    ]
-    return ChatChunk(
-        text=message.text,
-        reasoning=message.reasoning_content or "",
-        tool_calls=calls,
-        finish_reason=reply.finish_reason,
-        finish_reason_raw=reply.finish_reason_raw,
-        usage=reply.usage,
-        id=reply.id,
-        model=reply.model,
-        raw=reply.raw,
-    )
-
-
-def _decoded(chunks: Iterator[bytes], framing: str) -> Iterator[Any]:
-    if framing == "ndjson":
-        from .transport.ndjson import NDJSONDecoder
-
-        ndjson = NDJSONDecoder()
-        for chunk in chunks:
-            yield from ndjson.feed(chunk)
-        yield from ndjson.close()
-        return
-    from .transport.sse import SSEDecoder
-
-    sse = SSEDecoder()
-    for chunk in chunks:
-        yield from sse.feed(chunk)
-    yield from sse.close()
-
-
-def _pop_call_options(params: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: params.pop(k) for k in _CALL_OPTIONS if k in params}
-
-
-def _seconds(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ConfigError(f"{name} must be a number of seconds, got {type(value).__name__}", field=name)
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number of seconds, got {value!r}", field=name) from None
-    if not seconds > 0:
-        raise ConfigError(f"{name} must be positive, got {value!r}", field=name)
-    return seconds
-
-
-def _timeouts_from(options: Mapping[str, Any], base: Timeouts) -> Timeouts:
-    """``timeout`` (read), ``connect_timeout`` and ``total_timeout`` from a config table."""
-
-    def get(key: str, default: Optional[float]) -> Optional[float]:
-        value = options.get(key)
-        return _seconds(value, key) if value is not None else default
-
-    return Timeouts(
-        connect=get("connect_timeout", base.connect) or base.connect,
-        read=get("timeout", base.read) or base.read,
-        total=get("total_timeout", base.total),
-    )
-
-
-def _policy_from(options: Mapping[str, Any], base: RetryPolicy, where: str) -> RetryPolicy:
-    """``retry = {...}`` and ``max_retries`` from a config table."""
-    policy = base
-    table = options.get("retry")
-    if table is not None:
-        if not isinstance(table, Mapping):
-            raise ConfigError(f"{where}.retry must be a table", field=f"{where}.retry")
-        policy = policy.with_options(table, f"{where}.retry")
-    if options.get("max_retries") is not None:
-        policy = policy.replace(max_retries=options["max_retries"])
-    return policy
 
 
 class ChatStream:

@@ -186,6 +186,7 @@ class Config:
             base_url=table.get("base_url") or spec.default_base_url,
             credentials=credentials,
             options=options,
+            public=frozenset(c.key for c in spec.credentials if not c.secret),
         )
 
     def resolve_model(self, model: str) -> List[str]:

@@ -18,6 +18,7 @@ from typing import (
     Callable,
     ClassVar,
     Dict,
+    FrozenSet,
     Iterable,
     List,
     Literal,
@@ -121,6 +122,8 @@ class ProviderSettings:
     #: Credential values as pydantic ``SecretStr``: they print as ``**********``.
     credentials: Mapping[str, SecretStr] = field(default_factory=dict, repr=False)
     options: Mapping[str, Any] = field(default_factory=dict)
+    #: Credential keys declared ``Credential(secret=False)`` (a region, an app id): not masked.
+    public: FrozenSet[str] = frozenset()
 
     def credential(self, key: str) -> Optional[str]:
         value = self.credentials.get(key)
@@ -198,7 +201,11 @@ class Provider:
     # -- secrets ---------------------------------------------------------------------------
     def secrets(self) -> List[str]:
         """Every value that must never appear in logs, reprs or errors."""
-        return [v.get_secret_value() for v in self.settings.credentials.values() if v.get_secret_value()]
+        return [
+            value.get_secret_value()
+            for key, value in self.settings.credentials.items()
+            if key not in self.settings.public and value.get_secret_value()
+        ]
 
 
 @dataclass(frozen=True)

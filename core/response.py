@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Dict, List, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -125,6 +126,28 @@ class ChatChunk(BaseModel):
         object.__setattr__(chunk, "__pydantic_extra__", None)
         object.__setattr__(chunk, "__pydantic_private__", None)
         return chunk
+
+
+    @classmethod
+    def from_response(cls, reply: ChatResponse) -> ChatChunk:
+        """A whole reply as the single chunk a stream of it would have been."""
+        message = reply.message
+        calls = [
+            ToolCallDelta(index=i, id=call.id, name=call.name,
+                          arguments=call.raw_arguments or json.dumps(call.arguments, ensure_ascii=False))
+            for i, call in enumerate(message.tool_calls or [])
+        ]
+        return cls(
+            text=message.text,
+            reasoning=message.reasoning_content or "",
+            tool_calls=calls,
+            finish_reason=reply.finish_reason,
+            finish_reason_raw=reply.finish_reason_raw,
+            usage=reply.usage,
+            id=reply.id,
+            model=reply.model,
+            raw=reply.raw,
+        )
 
 
 class _PendingCall:

@@ -153,12 +153,6 @@ class Hunyuan(Provider):
         self.host = parts.netloc
         self.url = base_url if parts.path else base_url + "/"
 
-    def secrets(self) -> List[str]:
-        # The region ("ap-guangzhou") is public and short words would mask innocent text.
-        # The SecretId is an identifier, but it names the account: keep it out of logs too.
-        keys = ("secret_id", "secret_key", "token")
-        return [v for v in (self.settings.credential(k) for k in keys) if v]
-
     # -- request ---------------------------------------------------------------------------
     def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
         body = _compact(self.build_body(request))
@@ -572,6 +566,8 @@ HUNYUAN_SPEC = ProviderSpec(
         # Temporary (STS) credentials only. The SDK reads no token variable, so none is invented.
         Credential("token", (), required=False),
         # Optional for ChatCompletions (doc 1729/101837); X-TC-Region is omitted when unset.
+        # Public (secret=False): masking a word like "ap-guangzhou" would garble innocent text.
+        # The SecretId stays secret: an identifier, but it names the account.
         Credential("region", ("TENCENTCLOUD_REGION",), required=False, secret=False),
     ),
     default_base_url=DEFAULT_BASE_URL,

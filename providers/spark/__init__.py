@@ -13,7 +13,7 @@ with status 2. Wire facts: shared/reference/vendors-spark-hunyuan.md §1. Module
 from __future__ import annotations
 
 import json
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 from llmplex.errors import ConfigError, LLMError, ProtocolError
 from llmplex.hookspecs import hookimpl
@@ -87,11 +87,6 @@ class Spark(Provider):
         """The gateway's HTTP answer to the upgrade (signature, date) as an LLMError."""
         return handshake_error(response, provider=self.name, model=request.model)
 
-    def secrets(self) -> List[str]:
-        # The api_key appears in (and the api_secret signs) every URL. The app_id is sent in
-        # clear in every frame and stays readable in logs.
-        return [value for key in ("api_key", "api_secret") if (value := self.settings.credential(key))]
-
     def _credential(self, key: str) -> str:
         value = self.settings.credential(key)
         if not value:
@@ -108,6 +103,7 @@ SPEC = ProviderSpec(
     name="spark",
     factory=Spark,
     credentials=(
+        # Sent in clear in every frame: public, stays readable in logs.
         Credential("app_id", ("SPARK_APP_ID",), secret=False),
         Credential("api_key", ("SPARK_API_KEY",)),
         Credential("api_secret", ("SPARK_API_SECRET",)),

@@ -17,7 +17,7 @@ import logging
 import re
 import traceback
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Tuple
 from urllib.parse import quote, quote_plus, urlsplit
 
 import faults

@@ -32,14 +32,12 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from llmplex.signing import spark
 from llmplex.signing.spark import (
     REJECT_BAD_DATE,
     REJECT_CANNOT_VERIFY,
     REJECT_SIGNATURE_MISMATCH,
     REJECT_UNAUTHORIZED,
     REJECTION_HTTP_STATUS,
-    SignedSparkURL,
     redact_spark_url,
     rfc1123_date,
     sign_spark_url,
