@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 import threading
 import warnings
 from dataclasses import dataclass
@@ -84,10 +85,10 @@ def _entry_points() -> List[Any]:
     """The installed entry points of the ``llmplex`` group (a seam tests monkeypatch)."""
     from importlib import metadata
 
-    eps = metadata.entry_points()
-    if hasattr(eps, "select"):
-        return list(eps.select(group=ENTRY_POINT_GROUP))
-    return list(eps.get(ENTRY_POINT_GROUP, []))  # Python 3.9: a dict of group -> entry points
+    if sys.version_info >= (3, 10):
+        return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    # Python 3.9: a dict of group -> entry points.
+    return list(metadata.entry_points().get(ENTRY_POINT_GROUP, []))
 
 
 def _env_flag(name: str) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 import requests
 import urllib3.exceptions
@@ -172,6 +172,23 @@ def _detail(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:500]}" if text else type(exc).__name__
 
 
+def _raw_chunks(raw: Any) -> Iterator[bytes]:
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:
+        # urllib3 < 2 (what vcrpy pins on Python < 3.10) has no read1. Its stream() still
+        # yields each chunk of a chunked reply (every SSE vendor's framing) as it arrives; only
+        # a stream without chunked encoding may be held back until _READ_SIZE bytes arrive.
+        for chunk in raw.stream(_READ_SIZE):
+            if chunk:
+                yield chunk
+        return
+    while True:
+        chunk = read1(_READ_SIZE)
+        if not chunk:
+            return
+        yield chunk
+
+
 def _chunks(response: requests.Response, timeouts: Timeouts, deadline: Optional[Deadline]) -> Iterator[bytes]:
     try:
         # Raw bytes as they arrive: llmplex's decoders do the framing (requests' iter_lines
@@ -181,10 +198,7 @@ def _chunks(response: requests.Response, timeouts: Timeouts, deadline: Optional[
         raw = response.raw
         # Set, not passed: test doubles of urllib3's response (vcrpy) take no keyword here.
         raw.decode_content = True
-        while True:
-            chunk = raw.read1(_READ_SIZE)
-            if not chunk:
-                return
+        for chunk in _raw_chunks(raw):
             yield chunk
             if deadline is not None:
                 deadline()
