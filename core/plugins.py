@@ -87,8 +87,27 @@ def _entry_points() -> List[Any]:
 
     if sys.version_info >= (3, 10):
         return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
-    # Python 3.9: a dict of group -> entry points.
-    return list(metadata.entry_points().get(ENTRY_POINT_GROUP, []))
+    # Python 3.9: entry points do not know their distribution; walk the distributions instead.
+    return [
+        _EntryPoint39(ep, dist)
+        for dist in metadata.distributions()
+        for ep in dist.entry_points
+        if ep.group == ENTRY_POINT_GROUP
+    ]
+
+
+class _EntryPoint39:
+    """A Python 3.9 entry point with the ``dist`` attribute that 3.10 added."""
+
+    def __init__(self, ep: Any, dist: Any) -> None:
+        self._ep = ep
+        self.name: str = ep.name
+        self.value: str = ep.value
+        self.group: str = ep.group
+        self.dist = dist
+
+    def load(self) -> Any:
+        return self._ep.load()
 
 
 def _env_flag(name: str) -> bool:
@@ -186,6 +205,9 @@ class Plugins:
         try:
             self.pm.register(plugin, name=plugin_name)
         except pluggy.PluginValidationError as exc:
+            # pluggy < 1.7 leaves the plugin half-registered when validation fails.
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
             self._fail(plugin_name, distribution, version, "does not match llmplex's hookspecs", exc)
             return
         others = [p for p in self.pm.get_plugins() if p is not plugin]
