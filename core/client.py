@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, AsyncIterator, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from .clock import Clock, SystemClock
 from .config import Config, ConfigSource
@@ -40,7 +40,7 @@ from .errors import (
     TimeoutError,
 )
 from .error_mapping import parse_retry_after
-from .observe import CallInfo, log_call, log_retry, redact_wire
+from .observe import CallInfo, log_call, log_retry, logger, redact_wire
 from .plugins import Plugins, default_plugins
 from .provider import Provider, Token, WireRequest, WireResponse
 from .ratelimit import RateLimiter, estimate_tokens
@@ -104,6 +104,7 @@ class Client:
         self.limiter = RateLimiter(self.clock)
         self._providers: Dict[str, Provider] = {}
         self._tokens: Dict[str, Token] = {}
+        self._warned: Set[Tuple[str, str]] = set()
         self._lock = threading.Lock()
         # urllib3 and websockets print request lines and headers at DEBUG: mask secrets there.
         install_log_filters()
@@ -269,6 +270,7 @@ class Client:
         for position, target in enumerate(chain):
             provider, vendor_model = self._split(target)
             request = make_request(vendor_model, messages, stream=stream, **params)
+            dropped = self._dropped(provider, request)
             policy = call_policy(provider, self.config.defaults, self.retry, options)
             timeouts = call_timeouts(provider, self.config.defaults, self.timeouts, options)
             if deadline is None:
@@ -315,6 +317,7 @@ class Client:
                     continue
                 now = self.clock.monotonic()
                 response.attempts = attempt
+                response.warnings = dropped
                 if response.latency is None:
                     response.latency = now - call.started
                 usage = response.usage
@@ -437,6 +440,16 @@ class Client:
             if accumulator.chunks:
                 error.partial = accumulator.response(strict=False)
             raise error from None
+
+    def _dropped(self, provider: Provider, request: ChatRequest) -> List[str]:
+        """What ``provider`` will not send of ``request``; each is logged once per client."""
+        notes = provider.dropped(request)
+        for note in notes:
+            key = (provider.name, note.split(" ", 1)[0])
+            if key not in self._warned:
+                self._warned.add(key)
+                logger.warning("llmplex: %s: %s", provider.name, note)
+        return notes
 
     def _build(self, provider: Provider, request: ChatRequest, timeouts: Timeouts) -> WireRequest:
         token = self._token(provider, request, timeouts)

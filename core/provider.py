@@ -166,6 +166,13 @@ class Provider:
     spec_version: ClassVar[int] = SPEC_VERSION
     #: Whether the vendor can answer without streaming; if not, ``chat`` streams and assembles.
     supports_non_streaming: ClassVar[bool] = True
+    #: Request parameters the vendor has no field for and that only tune sampling or bound
+    #: cost, with the reason: they are not sent, and the call reports it in
+    #: ``ChatResponse.warnings`` (and logs it once per client) instead of failing, so portable
+    #: code keeps working. A parameter whose absence would change the shape of the answer
+    #: (``n``, ``response_format``, ``stop``, a forced tool choice, images) is refused by
+    #: ``build_request`` with ``InvalidRequestError`` instead.
+    dropped_parameters: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
@@ -197,6 +204,14 @@ class Provider:
 
     def parse_token(self, response: WireResponse, *, now: float) -> Token:
         raise NotImplementedError
+
+    def dropped(self, request: ChatRequest) -> List[str]:
+        """Warnings for the parameters of ``request`` this provider will not send."""
+        return [
+            f"{name} was not sent: {reason}"
+            for name, reason in self.dropped_parameters.items()
+            if getattr(request, name, None) is not None
+        ]
 
     # -- secrets ---------------------------------------------------------------------------
     def secrets(self) -> List[str]:

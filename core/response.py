@@ -55,6 +55,9 @@ class ChatResponse(BaseModel):
     latency: Optional[float] = None
     #: How many attempts the call took (1 = no retry).
     attempts: int = 1
+    #: Parameters of the request the provider could not send (see
+    #: ``Provider.dropped_parameters``), one sentence each.
+    warnings: List[str] = Field(default_factory=list)
 
     @property
     def text(self) -> str:

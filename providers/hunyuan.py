@@ -137,6 +137,13 @@ class Hunyuan(Provider):
     options ``language`` (``X-TC-Language``); ``base_url`` overrides the host.
     """
 
+    # 2023-09-01 ChatCompletions has no field for these (reference §2.4).
+    dropped_parameters = {
+        "max_tokens": "Hunyuan's ChatCompletions has no MaxTokens field",
+        "user": "Hunyuan's ChatCompletions has no end-user field",
+        "parallel_tool_calls": "Hunyuan's ChatCompletions has no ParallelToolCalls field",
+    }
+
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
         base_url = settings.base_url or DEFAULT_BASE_URL
@@ -211,7 +218,7 @@ class Hunyuan(Provider):
     def _refuse_unsupported(self, request: ChatRequest) -> None:
         # 2023-09-01 ChatCompletions has no N, ResponseFormat or MaxTokens (reference §2.4).
         # Ignoring n or a JSON format would change what the caller gets back, so refuse those;
-        # max_tokens only bounds cost and is dropped (docs/providers/hunyuan.md says so).
+        # max_tokens only bounds cost: it is in dropped_parameters (reported, not refused).
         if request.n is not None and request.n > 1:
             raise InvalidRequestError(
                 f"n: {self.name} returns one choice; drop n or call several times",

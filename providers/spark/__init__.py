@@ -35,6 +35,11 @@ class Spark(Provider):
 
     # Spark only streams; ``chat`` streams and assembles (spark-ai-python does the same).
     supports_non_streaming = False
+    # The WS frame has no field for these (reference §1.4); they only tune sampling.
+    dropped_parameters = {
+        "top_p": "Spark's WebSocket API has no top_p (extra={'top_k': 1..6} exists)",
+        "seed": "Spark's WebSocket API has no seed",
+    }
 
     def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
         """A ``GET`` of the signed ``wss://`` URL whose body is the first frame (JSON)."""

@@ -90,14 +90,11 @@ def build_frame(request: ChatRequest, *, app_id: str, endpoint: Endpoint, provid
 
 
 def _refuse_unsupported(request: ChatRequest, provider: str) -> None:
-    # Spark's WS frame has no field for these (§1.4). Dropping them silently would give a reply
-    # the caller did not ask for, so say so and point at what exists.
-    if request.top_p is not None:
-        raise _invalid(provider, "top_p", "Spark's WebSocket API has no top_p; use extra={'top_k': 1..6}")
+    # Spark's WS frame has no field for these (§1.4), and going without them would change the
+    # shape of the answer, so say so and point at what exists. top_p and seed only tune
+    # sampling: Spark.dropped_parameters reports them instead.
     if request.stop_list():
         raise _invalid(provider, "stop", "Spark's WebSocket API has no stop sequences")
-    if request.seed is not None:
-        raise _invalid(provider, "seed", "Spark's WebSocket API has no seed")
     if request.n is not None and request.n > 1:
         raise _invalid(provider, "n", "Spark returns one choice per call; send several calls instead")
     if request.response_format is not None and request.response_format.type != "text":

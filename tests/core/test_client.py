@@ -343,3 +343,44 @@ def test_prepare_and_redacted() -> None:
 def test_settings_repr_hides_credentials() -> None:
     settings = ProviderSettings(name="p", credentials={"api_key": __import__("pydantic").SecretStr(KEY)})
     assert KEY not in repr(settings)
+
+
+# -- parameters a provider cannot send ------------------------------------------------------------
+def test_dropped_parameters_are_reported_on_the_response_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
+    class NoSeed(OpenAICompatible):
+        dropped_parameters = {"seed": "this vendor has no seed", "user": "this vendor has no user field"}
+
+        def build_body(self, request: Any) -> Dict[str, Any]:
+            body = super().build_body(request)
+            body.pop("seed", None)
+            body.pop("user", None)
+            return body
+
+    class Plugin:
+        @hookimpl
+        def register_providers(self, register: Callable[[ProviderSpec], None]) -> None:
+            register(ProviderSpec(name="noseed", factory=lambda s: NoSeed(s, PRESETS[-1])))
+
+    manager = Plugins(autoload=False)
+    manager.register_plugin(Plugin(), name="noseed")
+    c = client(ok(), ok(), sse("a", "b"), plugins=manager, config={"providers": {"noseed": {"base_url": "http://x/v1"}}})
+    with caplog.at_level("WARNING", logger="llmplex"):
+        first = c.chat("noseed/m", HI, seed=7)
+        second = c.chat("noseed/m", HI, seed=8, temperature=0.2)
+        stream = c.stream("noseed/m", HI, seed=9, user="u1")
+        list(stream)
+    assert first.warnings == ["seed was not sent: this vendor has no seed"]
+    assert second.warnings == first.warnings
+    assert stream.response is not None and stream.response.warnings == [
+        "seed was not sent: this vendor has no seed",
+        "user was not sent: this vendor has no user field",
+    ]
+    assert "seed" not in json.loads(transport(c).sent[0].body or b"")
+    # Logged once per client and parameter, however many calls repeat it.
+    logged = [r.getMessage() for r in caplog.records if "was not sent" in r.getMessage()]
+    assert logged == [
+        "llmplex: noseed: seed was not sent: this vendor has no seed",
+        "llmplex: noseed: user was not sent: this vendor has no user field",
+    ]
+    plain = client(ok())
+    assert plain.chat("p/m", HI, seed=1).warnings == []

@@ -309,8 +309,13 @@ def test_tool_turns_reasoning_and_unsupported_fields() -> None:
             {"Id": "call_1", "Type": "function", "Function": {"Name": "get_current_weather", "Arguments": '{"location":"北京"}'}}]},
         {"Role": "tool", "Content": '{"temperature": 35}', "ToolCallId": "call_1"},
     ]
-    # No MaxTokens/user/parallel field exists in ChatCompletions 2023-09-01: dropped.
+    # No MaxTokens/user/parallel field exists in ChatCompletions 2023-09-01: not sent, reported.
     assert set(body) == {"Model", "Messages", "Tools"}
+    request = llmplex.ChatRequest(model="hunyuan-turbo", messages=[Message.user("hi")], max_tokens=100, user="u-1")
+    assert make_client().provider("hunyuan").dropped(request) == [
+        "max_tokens was not sent: Hunyuan's ChatCompletions has no MaxTokens field",
+        "user was not sent: Hunyuan's ChatCompletions has no end-user field",
+    ]
 
 
 def test_consecutive_user_messages_are_merged() -> None:

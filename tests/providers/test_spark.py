@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmplex import Client, FixedClock
+from llmplex.validation import make_request
 from llmplex.errors import (
     AuthenticationError,
     ConfigError,
@@ -253,9 +254,7 @@ def test_nested_extra_is_merged_into_the_frame() -> None:
         ("4.0Ultra", {"temperature": 1.5}, "temperature"),
         ("4.0Ultra", {"max_tokens": 8193}, "max_tokens"),
         ("lite", {"max_tokens": 4097}, "max_tokens"),
-        ("4.0Ultra", {"top_p": 0.9}, "top_p"),
         ("4.0Ultra", {"stop": ["\n"]}, "stop"),
-        ("4.0Ultra", {"seed": 1}, "seed"),
         ("4.0Ultra", {"n": 2}, "n"),
         ("4.0Ultra", {"response_format": {"type": "json_object"}}, "response_format"),
         ("4.0Ultra", {"tools": [WEATHER], "tool_choice": "required"}, "tool_choice"),
@@ -269,6 +268,17 @@ def test_what_spark_cannot_express_is_refused_with_the_field(model: str, params:
     with pytest.raises(InvalidRequestError) as info:
         client().prepare(f"spark/{model}", [{"role": "user", "content": "hi"}], **params)
     assert info.value.field == field and info.value.message.startswith(f"{field}: ")
+
+
+def test_sampling_parameters_spark_lacks_are_not_sent_and_reported() -> None:
+    c = client()
+    wire = c.prepare("spark/4.0Ultra", [{"role": "user", "content": "hi"}], top_p=0.9, seed=7, temperature=0.5)
+    assert wire.json["parameter"]["chat"] == {"domain": "4.0Ultra", "temperature": 0.5}
+    request = make_request("4.0Ultra", [{"role": "user", "content": "hi"}], top_p=0.9, seed=7)
+    assert c.provider("spark").dropped(request) == [
+        "top_p was not sent: Spark's WebSocket API has no top_p (extra={'top_k': 1..6} exists)",
+        "seed was not sent: Spark's WebSocket API has no seed",
+    ]
 
 
 def test_images_are_refused() -> None:
