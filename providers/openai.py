@@ -260,6 +260,9 @@ class OpenAICompatible(Provider):
             raise ProtocolError(f"{self.name} reply is not a JSON object", provider=self.name, raw=response.body)
         if _is_error(data):
             raise self._error_from_payload(response.status, data, response.headers, request)
+        vendor_error = self.in_body_error(data, request, raw=response.body)
+        if vendor_error is not None:
+            raise vendor_error
         choices = list(iter_dicts(data.get("choices")))
         if not choices:
             raise ProtocolError(f"{self.name} reply has no choices", provider=self.name, raw=response.body)
@@ -300,6 +303,12 @@ class OpenAICompatible(Provider):
 
     def stream_parser(self, request: ChatRequest) -> OpenAIStreamParser:
         return OpenAIStreamParser(self, request)
+
+    def in_body_error(self, data: Dict[str, Any], request: ChatRequest, *, raw: Any) -> Optional[LLMError]:
+        """A vendor's own error shape inside a 200 reply or a stream chunk (already parsed),
+        beyond OpenAI's ``{"error": ...}``; None for a success. Presets with such a shape
+        (iFlytek's ``code``) override this instead of re-parsing the body."""
+        return None
 
     def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
         try:
@@ -394,6 +403,9 @@ class OpenAIStreamParser:
             raise ProtocolError(f"{self.provider.name} stream event is not an object", provider=self.provider.name, raw=data)
         if _is_error(payload) or event.event == "error":
             raise self.provider._error_from_payload(200, payload, {}, self.request)
+        vendor_error = self.provider.in_body_error(payload, self.request, raw=data)
+        if vendor_error is not None:
+            raise vendor_error
         chunk_id = payload.get("id")
         chunk_id = chunk_id if isinstance(chunk_id, str) else None
         model = payload.get("model")

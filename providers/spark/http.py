@@ -14,17 +14,14 @@ documented deviations (shared/reference/vendors-spark-hunyuan.md §1.8):
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import replace
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from llmplex.errors import LLMError
-from llmplex.provider import Provider, ProviderSettings, ProviderSpec, WireResponse, parse_json_body
+from llmplex.provider import Provider, ProviderSettings, ProviderSpec, WireResponse
 from llmplex.request import ChatRequest
-from llmplex.response import ChatChunk, ChatResponse
-from llmplex.transport.sse import SSEEvent
 
-from llmplex.providers.openai import OpenAICompatible, OpenAIStreamParser, Preset, spec_for
+from llmplex.providers.openai import OpenAICompatible, Preset, spec_for
 
 from .errors import CODES, error_for_code
 
@@ -39,10 +36,6 @@ SPARK_HTTP = Preset(
     reasoning_echo="drop",
 )
 
-# A top-level or nested "code" that is not 0: only then is a stream chunk parsed a second time.
-_NONZERO_CODE = re.compile(r'"code"\s*:\s*-?[1-9]')
-
-
 class SparkHTTP(OpenAICompatible):
     """OpenAI-compatible translation plus Spark's ``tool_calls_switch`` and ``code`` errors."""
 
@@ -52,12 +45,10 @@ class SparkHTTP(OpenAICompatible):
             body.setdefault("tool_calls_switch", True)  # the caller's extra wins
         return body
 
-    def parse_response(self, response: WireResponse, request: ChatRequest) -> ChatResponse:
-        data = parse_json_body(response.body, provider=self.name)
-        error = self.business_error(data, request, raw=response.body)
-        if error is not None:
-            raise error
-        return super().parse_response(response, request)
+    def in_body_error(self, data: Dict[str, Any], request: ChatRequest, *, raw: Any) -> Optional[LLMError]:
+        # Whether Spark sends business errors inside a stream is UNVERIFIED (§1.8); a chunk with
+        # a non-zero ``code`` is treated as one, as a third-party client does.
+        return self.business_error(data, request, raw=raw)
 
     def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
         try:
@@ -69,9 +60,6 @@ class SparkHTTP(OpenAICompatible):
             error.status = response.status
             return error
         return super().map_error(response, request)
-
-    def stream_parser(self, request: ChatRequest) -> OpenAIStreamParser:
-        return SparkHTTPStreamParser(self, request)
 
     def business_error(
         self, data: Any, request: ChatRequest, *, raw: Any, known_only: bool = False
@@ -94,27 +82,6 @@ class SparkHTTP(OpenAICompatible):
             sid=sid if isinstance(sid, str) else None,
             raw=raw if isinstance(raw, (str, bytes)) else json.dumps(data, ensure_ascii=False),
         )
-
-
-class SparkHTTPStreamParser(OpenAIStreamParser):
-    """The OpenAI SSE parser, plus a check for a ``code`` error inside a chunk.
-
-    Whether Spark sends business errors inside the stream is UNVERIFIED (§1.8); a chunk with a
-    non-zero ``code`` is treated as one, as a third-party client does.
-    """
-
-    provider: SparkHTTP
-
-    def feed(self, event: SSEEvent) -> List[ChatChunk]:
-        if not self.done and _NONZERO_CODE.search(event.data):
-            try:
-                data = json.loads(event.data)
-            except ValueError:
-                data = None  # the base parser reports the malformed chunk
-            error = self.provider.business_error(data, self.request, raw=event.data)
-            if error is not None:
-                raise error
-        return super().feed(event)
 
 
 def _build(settings: ProviderSettings) -> Provider:
