@@ -14,33 +14,33 @@ __version__ = "0.1.0"
 
 #: Public name -> the submodule that defines it, imported on first access.
 _EXPORTS: Dict[str, str] = {
-    "Client": "client",
-    "ChatStream": "client",
-    "Config": "config",
-    "Message": "messages",
-    "TextPart": "messages",
-    "ImagePart": "messages",
-    "ToolCall": "messages",
-    "Tool": "tools",
-    "ToolChoice": "tools",
-    "ChatRequest": "request",
-    "ResponseFormat": "request",
-    "ChatResponse": "response",
-    "ChatChunk": "response",
-    "ToolCallDelta": "response",
-    "Usage": "response",
-    "StreamAccumulator": "response",
-    "from_openai": "openai_format",
-    "to_openai": "openai_format",
-    "WireRequest": "provider",
-    "WireResponse": "provider",
-    "Provider": "provider",
-    "ProviderSpec": "provider",
-    "ProviderSettings": "provider",
-    "Credential": "provider",
-    "Token": "provider",
-    "hookimpl": "hookspecs",
-    "RetryPolicy": "retry",
+    "Client": "client.client",
+    "ChatStream": "client.client",
+    "Config": "client.config",
+    "Message": "schema.messages",
+    "TextPart": "schema.messages",
+    "ImagePart": "schema.messages",
+    "ToolCall": "schema.messages",
+    "Tool": "schema.tools",
+    "ToolChoice": "schema.tools",
+    "ChatRequest": "schema.request",
+    "ResponseFormat": "schema.request",
+    "ChatResponse": "schema.response",
+    "ChatChunk": "schema.response",
+    "ToolCallDelta": "schema.response",
+    "Usage": "schema.response",
+    "StreamAccumulator": "schema.accumulator",
+    "from_openai": "schema.validation",
+    "to_openai": "schema.validation",
+    "WireRequest": "provider.contract",
+    "WireResponse": "provider.contract",
+    "Provider": "provider.contract",
+    "ProviderSpec": "provider.contract",
+    "ProviderSettings": "provider.contract",
+    "Credential": "provider.contract",
+    "Token": "provider.contract",
+    "hookimpl": "plugins.hookspecs",
+    "RetryPolicy": "client.retry",
     "Timeouts": "transport.http",
     "FixedClock": "clock",
     "SystemClock": "clock",
@@ -58,8 +58,8 @@ _EXPORTS: Dict[str, str] = {
     "ConnectionError": "errors",
     "StreamInterruptedError": "errors",
     "ProtocolError": "errors",
-    "PluginConflictError": "plugins",
-    "PluginWarning": "plugins",
+    "PluginConflictError": "plugins.manager",
+    "PluginWarning": "plugins.manager",
 }
 
 # A literal list, not computed from _EXPORTS: type checkers read ``__all__`` to decide what the
@@ -142,7 +142,7 @@ def default_client() -> Client:
     global _default_client
     with _default_lock:
         if _default_client is None:
-            from .client import Client
+            from .client.client import Client
 
             _default_client = Client()
         return _default_client
@@ -159,9 +159,9 @@ def stream(model: str, messages: Any, **params: Any) -> ChatStream:
 
 
 if TYPE_CHECKING:
-    from .client import ChatStream, Client
+    from .client.client import ChatStream, Client
     from .clock import FixedClock, SystemClock
-    from .config import Config
+    from .client.config import Config
     from .errors import (
         AuthenticationError,
         ConfigError,
@@ -178,13 +178,14 @@ if TYPE_CHECKING:
         StreamInterruptedError,
         TimeoutError,
     )
-    from .hookspecs import hookimpl
-    from .messages import ImagePart, Message, TextPart, ToolCall
-    from .openai_format import from_openai, to_openai
-    from .plugins import PluginConflictError, PluginWarning
-    from .provider import Credential, Provider, ProviderSettings, ProviderSpec, Token, WireRequest, WireResponse
-    from .request import ChatRequest, ResponseFormat
-    from .response import ChatChunk, ChatResponse, StreamAccumulator, ToolCallDelta, Usage
-    from .retry import RetryPolicy
-    from .tools import Tool, ToolChoice
+    from .plugins.hookspecs import hookimpl
+    from .schema.messages import ImagePart, Message, TextPart, ToolCall
+    from .schema.validation import from_openai, to_openai
+    from .plugins.manager import PluginConflictError, PluginWarning
+    from .provider.contract import Credential, Provider, ProviderSettings, ProviderSpec, Token, WireRequest, WireResponse
+    from .schema.request import ChatRequest, ResponseFormat
+    from .schema.accumulator import StreamAccumulator
+    from .schema.response import ChatChunk, ChatResponse, ToolCallDelta, Usage
+    from .client.retry import RetryPolicy
+    from .schema.tools import Tool, ToolChoice
     from .transport.http import Timeouts

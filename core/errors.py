@@ -29,7 +29,7 @@ import builtins
 from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
 
 if TYPE_CHECKING:
-    from .response import ChatResponse
+    from .schema.response import ChatResponse
 
 __all__ = [
     "LLMError",

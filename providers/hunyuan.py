@@ -12,7 +12,7 @@ import json
 from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 from urllib.parse import urlsplit
 
-from llmplex.error_mapping import error_class_for_status, looks_like_context_length
+from llmplex.provider.error_mapping import error_class_for_status, looks_like_context_length
 from llmplex.errors import (
     AuthenticationError,
     ConfigError,
@@ -27,9 +27,9 @@ from llmplex.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from llmplex.hookspecs import hookimpl
-from llmplex.messages import ImagePart, Message, TextPart
-from llmplex.provider import (
+from llmplex.plugins.hookspecs import hookimpl
+from llmplex.schema.messages import ImagePart, Message, TextPart
+from llmplex.provider.contract import (
     Credential,
     Provider,
     ProviderSettings,
@@ -43,10 +43,11 @@ from llmplex.provider import (
     parse_json_body,
 )
 from llmplex.providers.openai import Preset, spec_for
-from llmplex.request import ChatRequest
-from llmplex.response import ChatChunk, ChatResponse, FinishReason, ToolCallDelta, Usage, tool_call_from_vendor
+from llmplex.schema.request import ChatRequest
+from llmplex.schema.accumulator import tool_call_from_vendor
+from llmplex.schema.response import ChatChunk, ChatResponse, FinishReason, ToolCallDelta, Usage
 from llmplex.signing.tc3 import tc3_headers
-from llmplex.tools import Tool, ToolChoice
+from llmplex.schema.tools import Tool, ToolChoice
 
 __all__ = ["Hunyuan", "HunyuanStreamParser", "HUNYUAN_SPEC", "HUNYUAN_OPENAI", "SERVICE", "ACTION", "VERSION"]
 

@@ -11,12 +11,12 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Tuple
 
-from llmplex.error_mapping import status_error
+from llmplex.provider.error_mapping import status_error
 from llmplex.errors import InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
-from llmplex.hookspecs import hookimpl
-from llmplex.messages import ImagePart, Message
-from llmplex.openai_format import message_to_openai, tool_choice_to_openai, tool_to_openai
-from llmplex.provider import (
+from llmplex.plugins.hookspecs import hookimpl
+from llmplex.schema.messages import ImagePart, Message
+from llmplex.schema.openai_format import message_to_openai, tool_choice_to_openai, tool_to_openai
+from llmplex.provider.contract import (
     Credential,
     Provider,
     ProviderSettings,
@@ -29,8 +29,9 @@ from llmplex.provider import (
     json_str,
     parse_json_body,
 )
-from llmplex.request import ChatRequest
-from llmplex.response import ChatChunk, ChatResponse, FinishReason, ToolCallDelta, Usage, tool_call_from_vendor
+from llmplex.schema.request import ChatRequest
+from llmplex.schema.accumulator import tool_call_from_vendor
+from llmplex.schema.response import ChatChunk, ChatResponse, FinishReason, ToolCallDelta, Usage
 from llmplex.transport.sse import SSEEvent
 
 __all__ = ["OpenAICompatible", "Preset", "PRESETS", "normalise_finish_reason", "parse_usage"]

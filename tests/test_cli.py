@@ -11,8 +11,8 @@ from typing import List
 
 import pytest
 
-from llmplex.cli import main
-from llmplex.replay import ReplayServer, cassette_path, load_cassette
+from llmplex.cli.main import main
+from llmplex.testing.replay import ReplayServer, cassette_path, load_cassette
 
 KEY = "sk-EXAMPLE-cli-000000000000000000"
 
@@ -116,7 +116,7 @@ def test_no_command_prints_help_and_exits_2() -> None:
 
 
 def test_demo_runs_the_conversation_through_every_transport_without_keys_or_network() -> None:
-    from llmplex import demo
+    from llmplex.cli import demo
 
     code, output = run(["demo"])
     assert code == 0
@@ -140,7 +140,7 @@ def test_demo_runs_the_conversation_through_every_transport_without_keys_or_netw
 
 def test_console_script_entry_point_runs() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "llmplex.cli", "--help"], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "llmplex.cli.main", "--help"], capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 0
     assert "demo" in result.stdout

@@ -175,8 +175,8 @@ def test_installed_wheel_imports_and_finds_its_providers(built: Built) -> None:
         """
         import sys
         import llmplex
-        from llmplex.plugins import Plugins
-        from llmplex.replay import cassette_path
+        from llmplex.plugins.manager import Plugins
+        from llmplex.testing.replay import cassette_path
         assert llmplex.__file__.startswith(sys.argv[1]), llmplex.__file__
         plugins = Plugins()
         assert not plugins.failed, plugins.failed
@@ -242,8 +242,8 @@ CONSUMER = textwrap.dedent(
 
     import llmplex
     from llmplex import ChatResponse, Client, FixedClock, LLMError, Message, PluginWarning, hookimpl
-    from llmplex.observe import CallInfo
-    from llmplex.plugins import Plugins
+    from llmplex.client.observe import CallInfo
+    from llmplex.plugins.manager import Plugins
 
 
     def ask(client: Client, question: str) -> str:

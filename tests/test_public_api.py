@@ -118,7 +118,7 @@ def test_import_llmplex_is_cheap(tmp_path: Path) -> None:
 
 
 def test_default_client_is_created_once_on_first_use(monkeypatch: pytest.MonkeyPatch) -> None:
-    import llmplex.plugins as plugins_mod
+    import llmplex.plugins.manager as plugins_mod
 
     monkeypatch.setattr(llmplex, "_default_client", None)
     monkeypatch.setattr(plugins_mod, "_default", plugins_mod.Plugins(autoload=False))

@@ -2,7 +2,7 @@
 and only here.
 
 No retries happen at this layer (the adapter gets ``max_retries=0``): llmplex's own policy in
-:mod:`llmplex.retry` decides, with the vendor's error body in hand. Bodies are read as raw bytes
+:mod:`llmplex.client.retry` decides, with the vendor's error body in hand. Bodies are read as raw bytes
 as they arrive (``raw.stream``), never with ``iter_lines``, and framed by llmplex's decoders.
 
 Exception messages carry the underlying error's text (it helps), which may include the request
@@ -21,7 +21,7 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from ..errors import ConfigError, ConnectionError, LLMError, ProtocolError, StreamInterruptedError, TimeoutError
-from ..provider import WireRequest, WireResponse
+from ..provider.contract import WireRequest, WireResponse
 
 __all__ = ["Timeouts", "HttpTransport", "HttpStream", "DEFAULT_MAX_BODY", "DEFAULT_CONNECT", "DEFAULT_READ"]
 

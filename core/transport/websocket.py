@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional, Union
 
 from ..errors import ConfigError, ConnectionError, LLMError, ProtocolError, StreamInterruptedError, TimeoutError
-from ..provider import WireRequest, WireResponse
+from ..provider.contract import WireRequest, WireResponse
 from .http import Timeouts
 
 __all__ = ["WebSocketTransport", "HandshakeRejected", "DEFAULT_MAX_FRAME"]

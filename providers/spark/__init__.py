@@ -16,10 +16,11 @@ import json
 from typing import Callable, Optional
 
 from llmplex.errors import ConfigError, LLMError, ProtocolError
-from llmplex.hookspecs import hookimpl
-from llmplex.provider import Credential, Provider, ProviderSpec, WireRequest, WireResponse, parse_json_body
-from llmplex.request import ChatRequest
-from llmplex.response import ChatResponse, StreamAccumulator
+from llmplex.plugins.hookspecs import hookimpl
+from llmplex.provider.contract import Credential, Provider, ProviderSpec, WireRequest, WireResponse, parse_json_body
+from llmplex.schema.request import ChatRequest
+from llmplex.schema.accumulator import StreamAccumulator
+from llmplex.schema.response import ChatResponse
 from llmplex.signing.spark import sign_spark_url
 
 from .errors import handshake_error

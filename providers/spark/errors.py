@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Optional, Tuple, Type, Union
 
-from llmplex.error_mapping import status_error
+from llmplex.provider.error_mapping import status_error
 from llmplex.errors import (
     AuthenticationError,
     ConnectionError,
@@ -21,8 +21,8 @@ from llmplex.errors import (
     RateLimitError,
     ServerError,
 )
-from llmplex.provider import WireResponse
-from llmplex.retry import set_should_retry
+from llmplex.provider.contract import WireResponse
+from llmplex.client.retry import set_should_retry
 from llmplex.signing.spark import REJECT_BAD_DATE
 
 __all__ = ["CODES", "error_for_code", "handshake_error"]

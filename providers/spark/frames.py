@@ -11,11 +11,11 @@ import re
 from typing import Any, Dict, List, Optional
 
 from llmplex.errors import InvalidRequestError, ProtocolError, StreamInterruptedError
-from llmplex.messages import ImagePart, Message, parse_arguments
-from llmplex.provider import iter_dicts
-from llmplex.request import ChatRequest
-from llmplex.response import ChatChunk, ToolCallDelta, Usage
-from llmplex.tools import Tool
+from llmplex.schema.messages import ImagePart, Message, parse_arguments
+from llmplex.provider.contract import iter_dicts
+from llmplex.schema.request import ChatRequest
+from llmplex.schema.response import ChatChunk, ToolCallDelta, Usage
+from llmplex.schema.tools import Tool
 
 from .errors import error_for_code
 from .versions import Endpoint

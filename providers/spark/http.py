@@ -18,8 +18,8 @@ from dataclasses import replace
 from typing import Any, Dict, Optional
 
 from llmplex.errors import LLMError
-from llmplex.provider import Provider, ProviderSettings, ProviderSpec, WireResponse
-from llmplex.request import ChatRequest
+from llmplex.provider.contract import Provider, ProviderSettings, ProviderSpec, WireResponse
+from llmplex.schema.request import ChatRequest
 
 from llmplex.providers.openai import OpenAICompatible, Preset, spec_for
 

@@ -13,8 +13,8 @@ import pytest
 import llmplex
 import llmplex.providers.openai as openai_provider
 from llmplex import FixedClock, RetryPolicy, Timeouts, hookimpl
-from llmplex.plugins import Plugins
-from llmplex.provider import ProviderSettings, ProviderSpec, Token, WireRequest, WireResponse
+from llmplex.plugins.manager import Plugins
+from llmplex.provider.contract import ProviderSettings, ProviderSpec, Token, WireRequest, WireResponse
 from llmplex.providers.openai import PRESETS, OpenAICompatible
 from llmplex.transport.http import HttpStream, HttpTransport
 

@@ -1,4 +1,4 @@
-"""Tests for llmplex.messages: Message, TextPart, ImagePart, ToolCall, parse_arguments."""
+"""Tests for llmplex.schema.messages: Message, TextPart, ImagePart, ToolCall, parse_arguments."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any, Dict
 import pytest
 from pydantic import ValidationError
 
-from llmplex.messages import FieldValueError, ImagePart, Message, TextPart, ToolCall, parse_arguments
+from llmplex.schema.messages import FieldValueError, ImagePart, Message, TextPart, ToolCall, parse_arguments
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
 PNG_B64 = base64.b64encode(PNG).decode("ascii")

@@ -1,4 +1,4 @@
-"""Tests for llmplex.openai_format: exact round trips of OpenAI-shaped conversations."""
+"""Tests for llmplex.schema.openai_format: exact round trips of OpenAI-shaped conversations."""
 
 from __future__ import annotations
 
@@ -12,17 +12,15 @@ from hypothesis import strategies as st
 
 import llmplex
 from llmplex.errors import InvalidRequestError
-from llmplex.messages import ImagePart, Message, TextPart, ToolCall
-from llmplex.openai_format import (
-    from_openai,
+from llmplex.schema.messages import ImagePart, Message, TextPart, ToolCall
+from llmplex.schema.openai_format import (
     message_from_openai,
     message_to_openai,
-    to_openai,
     tool_from_openai,
     tool_to_openai,
 )
-from llmplex.tools import Tool
-from llmplex.validation import make_request
+from llmplex.schema.tools import Tool
+from llmplex.schema.validation import from_openai, make_request, to_openai
 
 MODELLED = {"role", "content", "name", "tool_calls", "tool_call_id", "reasoning_content"}
 NULLABLE = ("name", "tool_calls", "tool_call_id", "reasoning_content")

@@ -12,11 +12,11 @@ import pytest
 
 from llmplex import FixedClock
 from llmplex.errors import ConfigError, RateLimitError
-from llmplex.messages import ImagePart, Message, TextPart
-from llmplex.ratelimit import CLIENT_LIMIT_CODE, IMAGE_TOKENS, Limits, RateLimiter, TokenBucket, estimate_tokens
-from llmplex.request import ChatRequest
-from llmplex.retry import should_retry_hint
-from llmplex.tools import Tool
+from llmplex.schema.messages import ImagePart, Message, TextPart
+from llmplex.client.ratelimit import CLIENT_LIMIT_CODE, IMAGE_TOKENS, Limits, RateLimiter, TokenBucket, estimate_tokens
+from llmplex.schema.request import ChatRequest
+from llmplex.client.retry import should_retry_hint
+from llmplex.schema.tools import Tool
 
 EPS = 1e-6
 

@@ -14,7 +14,7 @@ from typing import Dict, Optional
 import pytest
 
 from llmplex import FixedClock, RetryPolicy
-from llmplex.error_mapping import parse_retry_after, status_error
+from llmplex.provider.error_mapping import parse_retry_after, status_error
 from llmplex.errors import (
     AuthenticationError,
     ConfigError,
@@ -28,7 +28,7 @@ from llmplex.errors import (
     StreamInterruptedError,
     TimeoutError,
 )
-from llmplex.retry import (
+from llmplex.client.retry import (
     DEFAULT_MAX_RETRIES,
     INITIAL_DELAY,
     JITTER,

@@ -1,4 +1,4 @@
-"""Tests for llmplex.tools: Tool.from_function schemas and ToolChoice shorthands."""
+"""Tests for llmplex.schema.tools: Tool.from_function schemas and ToolChoice shorthands."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 from pydantic import BaseModel, Field, ValidationError
 from typing_extensions import Annotated, NotRequired, TypedDict
 
-from llmplex.openai_format import tool_choice_to_openai
-from llmplex.tools import Tool, ToolChoice
+from llmplex.schema.openai_format import tool_choice_to_openai
+from llmplex.schema.tools import Tool, ToolChoice
 
 # -- fixtures: functions to derive tools from ----------------------------------------------------
 

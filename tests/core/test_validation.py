@@ -1,4 +1,4 @@
-"""Tests for llmplex.validation: every caller mistake becomes InvalidRequestError naming the field."""
+"""Tests for llmplex.schema.validation: every caller mistake becomes InvalidRequestError naming the field."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 
 import llmplex
 from llmplex.errors import InvalidRequestError
-from llmplex.messages import Message, ToolCall
-from llmplex.tools import Tool, ToolChoice
-from llmplex.validation import check_conversation, coerce_messages, coerce_tools, make_request
+from llmplex.schema.messages import Message, ToolCall
+from llmplex.schema.tools import Tool, ToolChoice
+from llmplex.schema.validation import check_conversation, coerce_messages, coerce_tools, make_request
 
 SECRET = "sk-llmplex-CANARY-0123456789abcdef"
 USER: Dict[str, Any] = {"role": "user", "content": "What is the weather in Paris?"}

@@ -2,7 +2,7 @@
 
 Each test registers plugin objects on a ``Plugins(autoload=False)`` handed to
 ``Client(plugins=...)`` and drives real calls against a loopback server: the built-in
-``openai-compatible`` preset against recorded cassettes (``llmplex.replay``), or the echo
+``openai-compatible`` preset against recorded cassettes (``llmplex.testing.replay``), or the echo
 plugin kept in ``llmplex_echo_dist/`` against its echoing server.
 """
 
@@ -19,12 +19,12 @@ from typing import Any, Generator, List, Optional
 import pytest
 
 import llmplex
-import llmplex.hookspecs as hookspecs
+import llmplex.plugins.hookspecs as hookspecs
 import llmplex.providers.openai as openai_provider
 from llmplex import ChatResponse, FixedClock, LLMError, PluginWarning, RateLimitError, RetryPolicy, ServerError, hookimpl
-from llmplex.observe import CallInfo
-from llmplex.plugins import OBSERVER_HOOKS, Plugins
-from llmplex.replay import ReplayServer, cassette_path, load_cassette
+from llmplex.client.observe import CallInfo
+from llmplex.plugins.manager import OBSERVER_HOOKS, Plugins
+from llmplex.testing.replay import ReplayServer, cassette_path, load_cassette
 
 HERE = Path(__file__).resolve().parent
 KEY = "sk-EXAMPLE-hooks-0123456789abcdef"

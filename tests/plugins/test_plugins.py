@@ -2,7 +2,7 @@
 
 The end-to-end test installs the plugin distribution kept in ``llmplex_echo_dist/`` with pip
 (offline) and uses it by name from a fresh interpreter; the others fake entry points by
-monkeypatching ``llmplex.plugins._entry_points``.
+monkeypatching ``llmplex.plugins.manager._entry_points``.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from typing import Any, Callable, Dict, Iterator, List, Optional
 import pytest
 
 import llmplex
-import llmplex.plugins as plugins_mod
+import llmplex.plugins.manager as plugins_mod
 from llmplex import ConfigError, PluginConflictError, PluginWarning, Provider, ProviderSettings, ProviderSpec, hookimpl
-from llmplex.cli import main as cli_main
-from llmplex.plugins import Plugins
-from llmplex.provider import SPEC_VERSION
+from llmplex.cli.main import main as cli_main
+from llmplex.plugins.manager import Plugins
+from llmplex.provider.contract import SPEC_VERSION
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -367,7 +367,7 @@ _SCRIPT = textwrap.dedent(
     """
     import io, json, sys
     import llmplex
-    from llmplex.cli import main
+    from llmplex.cli.main import main
 
     url = sys.argv[1]
     config = {
@@ -434,6 +434,6 @@ def test_third_party_distribution_installed_with_pip_is_used_by_name(tmp_path: P
 
     # The real command line, with the allow-list: only the third-party plugin is loaded.
     env_only_echo = _subprocess_env(PYTHONPATH=str(target), LLMPLEX_PLUGINS="echo")
-    listing = _run([sys.executable, "-m", "llmplex.cli", "providers"], cwd=tmp_path, env=env_only_echo).stdout
+    listing = _run([sys.executable, "-m", "llmplex.cli.main", "providers"], cwd=tmp_path, env=env_only_echo).stdout
     assert [line.split()[0] for line in listing.splitlines()] == ["echo"]
     assert f"{ECHO_NAME} {ECHO_VERSION}" in listing

@@ -589,7 +589,7 @@ def test_json_error_before_a_stream_starts_end_to_end() -> None:
 
 @pytest.mark.parametrize("chunk_size", [1, 7, 64])
 def test_stream_over_a_loopback_server_with_split_utf8(chunk_size: int) -> None:
-    from llmplex.replay import ReplayServer, cassette_path, load_cassette
+    from llmplex.testing.replay import ReplayServer, cassette_path, load_cassette
 
     cassette = load_cassette(cassette_path("hunyuan/streamed_tool_call.json"))
     with ReplayServer(cassette.interactions, chunk_size=chunk_size) as server:

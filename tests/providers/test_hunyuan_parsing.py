@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 import llmplex
 from llmplex.errors import LLMError
-from llmplex.provider import WireResponse
+from llmplex.provider.contract import WireResponse
 from llmplex.providers.hunyuan import Hunyuan, HunyuanStreamParser, error_class_for_code
-from llmplex.request import ChatRequest
-from llmplex.response import ChatChunk, StreamAccumulator
+from llmplex.schema.request import ChatRequest
+from llmplex.schema.accumulator import StreamAccumulator
+from llmplex.schema.response import ChatChunk
 from llmplex.transport.sse import SSEDecoder, SSEEvent
 
 NOTE = "以上内容为AI生成，不代表开发者立场，请勿删除或修改本标记"

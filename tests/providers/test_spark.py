@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from llmplex import Client, FixedClock
-from llmplex.validation import make_request
+from llmplex.schema.validation import make_request
 from llmplex.errors import (
     AuthenticationError,
     ConfigError,
@@ -33,15 +33,15 @@ from llmplex.errors import (
     ServerError,
     StreamInterruptedError,
 )
-from llmplex.messages import Message, ToolCall
-from llmplex.provider import WireResponse
+from llmplex.schema.messages import Message, ToolCall
+from llmplex.provider.contract import WireResponse
 from llmplex.providers.spark import Spark, SparkStreamParser
 from llmplex.providers.spark.errors import error_for_code
 from llmplex.providers.spark.frames import tool_call_id
-from llmplex.replay_ws import load_frame_log
-from llmplex.request import ChatRequest
-from llmplex.response import StreamAccumulator
-from llmplex.retry import RetryPolicy
+from llmplex.testing.replay_ws import load_frame_log
+from llmplex.schema.request import ChatRequest
+from llmplex.schema.accumulator import StreamAccumulator
+from llmplex.client.retry import RetryPolicy
 from llmplex.signing.spark import REJECT_BAD_DATE, sign_spark_url, verify_spark_url
 
 CASSETTES = Path(__file__).resolve().parent.parent.parent / "cassettes" / "spark"

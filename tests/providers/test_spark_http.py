@@ -9,12 +9,12 @@ import pytest
 
 from llmplex import Client, FixedClock
 from llmplex.errors import AuthenticationError, ContentFilterError, RateLimitError
-from llmplex.messages import Message
-from llmplex.plugins import Plugins
-from llmplex.provider import WireResponse
+from llmplex.schema.messages import Message
+from llmplex.plugins.manager import Plugins
+from llmplex.provider.contract import WireResponse
 from llmplex.providers.spark import Spark
 from llmplex.providers.spark.http import SparkHTTP
-from llmplex.request import ChatRequest
+from llmplex.schema.request import ChatRequest
 from llmplex.transport.sse import SSEDecoder
 
 DOC_TIME = 1683283419

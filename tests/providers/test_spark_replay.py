@@ -1,6 +1,6 @@
 """Spark end to end: the real ``Client`` against a local WebSocket server playing Spark.
 
-The server (``llmplex.replay_ws``) checks the HMAC signature in the URL with the secret, rejects a
+The server (``llmplex.testing.replay_ws``) checks the HMAC signature in the URL with the secret, rejects a
 stale or future date and a wrong signature during the upgrade as iFlytek's gateway does, records
 the client's first frame, then replays a frame log from cassettes/spark/.
 """
@@ -26,9 +26,9 @@ from llmplex.errors import (
     StreamInterruptedError,
     TimeoutError,
 )
-from llmplex.replay import cassette_path
-from llmplex.replay_ws import FrameLog, WebSocketReplayServer, load_frame_log, parse_frame_log, spark_verifier
-from llmplex.retry import RetryPolicy
+from llmplex.testing.replay import cassette_path
+from llmplex.testing.replay_ws import FrameLog, WebSocketReplayServer, load_frame_log, parse_frame_log, spark_verifier
+from llmplex.client.retry import RetryPolicy
 from llmplex.signing.spark import REJECT_BAD_DATE, REJECT_CANNOT_VERIFY, REJECT_SIGNATURE_MISMATCH
 from llmplex.transport.http import Timeouts
 

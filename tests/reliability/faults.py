@@ -26,13 +26,13 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Union
 
-from llmplex.error_mapping import status_error
+from llmplex.provider.error_mapping import status_error
 from llmplex.errors import LLMError, ProtocolError, StreamInterruptedError
-from llmplex.hookspecs import hookimpl
-from llmplex.plugins import Plugins
-from llmplex.provider import Credential, Provider, ProviderSpec, WireRequest, WireResponse
-from llmplex.request import ChatRequest
-from llmplex.response import ChatChunk, ChatResponse, Usage
+from llmplex.plugins.hookspecs import hookimpl
+from llmplex.plugins.manager import Plugins
+from llmplex.provider.contract import Credential, Provider, ProviderSpec, WireRequest, WireResponse
+from llmplex.schema.request import ChatRequest
+from llmplex.schema.response import ChatChunk, ChatResponse, Usage
 
 End = Literal["ok", "close", "stall"]
 

@@ -9,7 +9,7 @@ import pytest
 
 import llmplex
 from llmplex import FixedClock, RetryPolicy
-from llmplex.ratelimit import CLIENT_LIMIT_CODE
+from llmplex.client.ratelimit import CLIENT_LIMIT_CODE
 
 KEY = "sk-llmplex-CANARY-limits-0123456789"
 HI = [{"role": "user", "content": "Hi"}]

@@ -12,7 +12,7 @@ import pytest
 
 import llmplex
 from llmplex import ChatResponse, FixedClock, LLMError, RetryPolicy, Timeouts, hookimpl
-from llmplex.observe import CallInfo
+from llmplex.client.observe import CallInfo
 
 KEY_A = "sk-llmplex-CANARY-primary-0123456789"
 KEY_B = "sk-llmplex-CANARY-backup-9876543210"
@@ -187,7 +187,7 @@ def test_one_structured_record_per_call(http_server: Any, caplog: pytest.LogCapt
     assert (fields["attempts"], fields["retries"], fields["fallbacks"], fields["status"]) == (1, 0, 1, "ok")
     assert (fields["prompt_tokens"], fields["completion_tokens"], fields["total_tokens"]) == (7, 3, 10)
     assert fields["latency_ms"] == 500.0  # the backoff of the FixedClock, nothing real
-    retries = [r for r in caplog.records if r.name == "llmplex.retry"]
+    retries = [r for r in caplog.records if r.name == "llmplex.client.retry"]
     assert len(retries) == 1 and retries[0].levelno == logging.DEBUG
 
 

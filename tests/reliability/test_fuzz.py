@@ -1,7 +1,7 @@
 """Fuzzing every decoder and every reply parser: arbitrary bytes and arbitrary JSON must never
 raise anything but an ``LLMError`` subclass.
 
-Providers are enumerated from ``llmplex.plugins.default_plugins().providers``, so a provider
+Providers are enumerated from ``llmplex.plugins.manager.default_plugins().providers``, so a provider
 registered later (by its plugin) is covered without touching this file. Each is built through
 the real ``Client.provider`` path with fake credentials; one that cannot be built that way fails
 its test (a provider needing particular options gets them from :data:`BUILD_OPTIONS`).
@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import llmplex
-from llmplex.error_mapping import parse_retry_after, status_error
+from llmplex.provider.error_mapping import parse_retry_after, status_error
 from llmplex.errors import LLMError
-from llmplex.plugins import default_plugins
-from llmplex.provider import Provider, WireResponse
-from llmplex.request import ChatRequest
+from llmplex.plugins.manager import default_plugins
+from llmplex.provider.contract import Provider, WireResponse
+from llmplex.schema.request import ChatRequest
 from llmplex.transport.ndjson import NDJSONDecoder
 from llmplex.transport.sse import SSEDecoder, SSEEvent
 

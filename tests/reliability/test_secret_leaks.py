@@ -3,7 +3,7 @@ case driven with logging at DEBUG (urllib3's and websockets' records included), 
 record, exception (with its traceback), repr and redacted wire request is searched for the
 canaries in plain, URL-encoded and base64 form. Cassette files are searched too.
 
-HTTP cassettes (``cassettes/*/*.json``) are replayed by ``llmplex.replay.ReplayServer``; the
+HTTP cassettes (``cassettes/*/*.json``) are replayed by ``llmplex.testing.replay.ReplayServer``; the
 provider is the registered one whose default base URL has the cassette's host, so a provider's
 cassettes are covered as soon as they are committed. WebSocket frame logs
 (``cassettes/*/*.jsonl``) are played by the fault server of this suite.
@@ -25,9 +25,9 @@ import pytest
 
 import llmplex
 from llmplex import FixedClock, Timeouts
-from llmplex.observe import CallInfo
-from llmplex.plugins import Plugins, default_plugins
-from llmplex.replay import ReplayServer, load_cassette
+from llmplex.client.observe import CallInfo
+from llmplex.plugins.manager import Plugins, default_plugins
+from llmplex.testing.replay import ReplayServer, load_cassette
 
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes"

@@ -14,7 +14,7 @@ import pytest
 
 import llmplex
 from llmplex import FixedClock, RetryPolicy, Timeouts
-from llmplex.provider import WireRequest
+from llmplex.provider.contract import WireRequest
 from llmplex.transport.websocket import HandshakeRejected, WebSocketTransport
 
 KEY = "sk-llmplex-CANARY-ws-0123456789abcdef"

@@ -8,7 +8,7 @@
         print(chunk.text, end="")
 
 One loop (:meth:`Client._execute`) drives every call, streamed or not: for each entry of the
-model's fallback chain, attempts are made under that entry's :class:`~llmplex.retry.RetryPolicy`
+model's fallback chain, attempts are made under that entry's :class:`~llmplex.client.retry.RetryPolicy`
 until one succeeds, the error is final, or the call's total deadline is spent. A streamed call
 is never retried nor moved to a fallback once a chunk has reached the caller.
 
@@ -26,9 +26,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, AsyncIterator, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-from .clock import Clock, SystemClock
+from ..clock import Clock, SystemClock
 from .config import Config, ConfigSource
-from .errors import (
+from ..errors import (
     PARSE_FAILURES,
     AuthenticationError,
     ConfigError,
@@ -39,19 +39,20 @@ from .errors import (
     ServerError,
     TimeoutError,
 )
-from .error_mapping import parse_retry_after
+from ..provider.error_mapping import parse_retry_after
 from .observe import CallInfo, log_call, log_retry, logger, redact_wire
-from .plugins import Plugins, default_plugins
-from .provider import Provider, Token, WireRequest, WireResponse
+from ..plugins.manager import Plugins, default_plugins
+from ..provider.contract import Provider, Token, WireRequest, WireResponse
 from .ratelimit import RateLimiter, estimate_tokens
 from .redact import Redactor, install_log_filters
-from .request import ChatRequest
-from .response import ChatChunk, ChatResponse, StreamAccumulator
+from ..schema.request import ChatRequest
+from ..schema.accumulator import StreamAccumulator
+from ..schema.response import ChatChunk, ChatResponse
 from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
 from .settings import call_policy, call_timeouts, policy_from, pop_call_options, timeouts_from
-from .transport.framing import bounded, decoded, sniff
-from .transport.http import HttpTransport, Timeouts
-from .validation import make_request
+from ..transport.framing import bounded, decoded, sniff
+from ..transport.http import HttpTransport, Timeouts
+from ..schema.validation import make_request
 
 __all__ = ["Client", "ChatStream", "FALLBACK_ON"]
 
@@ -132,7 +133,7 @@ class Client:
     @property
     def websocket(self) -> Any:
         if self._ws is None:
-            from .transport.websocket import WebSocketTransport
+            from ..transport.websocket import WebSocketTransport
 
             self._ws = WebSocketTransport()
         return self._ws
@@ -378,7 +379,7 @@ class Client:
         headers: Mapping[str, str] = {}
         try:
             if wire.framing == "websocket":
-                from .transport.websocket import HandshakeRejected
+                from ..transport.websocket import HandshakeRejected
 
                 try:
                     frames = stack.enter_context(self.websocket.open(wire, job.timeouts, deadline=job.deadline))

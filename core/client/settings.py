@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional
 
-from .errors import ConfigError
-from .provider import Provider
+from ..errors import ConfigError
+from ..provider.contract import Provider
 from .retry import RetryPolicy
-from .transport.http import Timeouts
+from ..transport.http import Timeouts
 
 __all__ = ["CALL_OPTIONS", "pop_call_options", "seconds", "timeouts_from", "policy_from", "call_policy", "call_timeouts"]
 

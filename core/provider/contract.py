@@ -5,7 +5,7 @@ seconds since the epoch, from the injected clock) and the transport carries the 
 what makes every provider testable byte for byte.
 
 A provider is registered as a :class:`ProviderSpec` through the ``register_providers`` hook (see
-``llmplex.hookspecs``). One class may back several specs (presets), each with its own name,
+``llmplex.plugins.hookspecs``). One class may back several specs (presets), each with its own name,
 base URL and credentials.
 """
 
@@ -30,9 +30,9 @@ from typing import (
 
 from pydantic import SecretStr
 
-from .errors import PARSE_FAILURES, LLMError, ProtocolError
-from .request import ChatRequest
-from .response import ChatChunk, ChatResponse
+from ..errors import PARSE_FAILURES, LLMError, ProtocolError
+from ..schema.request import ChatRequest
+from ..schema.response import ChatChunk, ChatResponse
 
 __all__ = [
     "WireRequest",
@@ -138,7 +138,7 @@ def _shown_url(url: Optional[str]) -> Optional[str]:
     # A base URL may carry a key in its query (Gemini-style ?key=); reprs must not show it.
     if url is None:
         return None
-    from .redact import Redactor
+    from ..client.redact import Redactor
 
     return Redactor().text(url)
 

@@ -27,8 +27,6 @@ from .messages import (
 from .tools import Tool, ToolChoice
 
 __all__ = [
-    "from_openai",
-    "to_openai",
     "message_from_openai",
     "message_to_openai",
     "tool_to_openai",
@@ -224,25 +222,6 @@ def _part_to_openai(part: Part) -> Dict[str, Any]:
     if part.detail is not None:
         image["detail"] = part.detail
     return {"type": "image_url", "image_url": image, **part.extra}
-
-
-def from_openai(messages: Sequence[MessageLike]) -> List[Message]:
-    """An OpenAI ``messages`` list as Messages (Messages in it are kept as they are).
-
-    Raises ``InvalidRequestError`` whose ``.field`` names the bad place (``messages[2].role``).
-    Only each message's own shape is checked; :func:`llmplex.validation.check_conversation`
-    checks the conversation (tool results answering earlier calls).
-    """
-    from .validation import coerce_messages  # validation imports this module
-
-    if isinstance(messages, (list, tuple)) and not messages:
-        return []
-    return coerce_messages(messages)
-
-
-def to_openai(messages: Sequence[MessageLike]) -> List[Dict[str, Any]]:
-    """Messages (or OpenAI-shaped dicts, checked) as an OpenAI ``messages`` list."""
-    return [message_to_openai(m) for m in from_openai(messages)]
 
 
 def tool_to_openai(tool: Union[Tool, Mapping[str, Any]]) -> Dict[str, Any]:

@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING, Callable
 import pluggy
 
 if TYPE_CHECKING:
-    from .errors import LLMError
-    from .observe import CallInfo
-    from .provider import ProviderSpec
-    from .response import ChatResponse
+    from ..errors import LLMError
+    from ..client.observe import CallInfo
+    from ..provider.contract import ProviderSpec
+    from ..schema.response import ChatResponse
 
 __all__ = ["hookspec", "hookimpl", "PROJECT"]
 

@@ -11,13 +11,13 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, TextIO
 
-from .cli import format_wire
-from .client import Client
-from .hookspecs import hookimpl
-from .observe import CallInfo
-from .plugins import Plugins
-from .replay import ReplayServer, cassette_path, load_cassette
-from .tools import Tool
+from .format import format_wire
+from ..client.client import Client
+from ..plugins.hookspecs import hookimpl
+from ..client.observe import CallInfo
+from ..plugins.manager import Plugins
+from ..testing.replay import ReplayServer, cassette_path, load_cassette
+from ..schema.tools import Tool
 
 __all__ = ["run_demo", "DemoRun", "get_weather"]
 
@@ -93,7 +93,7 @@ def _hunyuan_run() -> DemoRun:
 
 
 def _spark_run() -> DemoRun:
-    from .replay_ws import WebSocketReplayServer, load_frame_log, spark_verifier
+    from ..testing.replay_ws import WebSocketReplayServer, load_frame_log, spark_verifier
 
     key, secret = "demoEXAMPLEapikey0000000000000000", "demoEXAMPLEapisecret000000000000"
 

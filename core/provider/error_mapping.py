@@ -11,7 +11,7 @@ import math
 import re
 from typing import Any, Mapping, Optional, Type, Union
 
-from .errors import (
+from ..errors import (
     AuthenticationError,
     ContentFilterError,
     ContextLengthError,
@@ -22,7 +22,7 @@ from .errors import (
     RateLimitError,
     ServerError,
 )
-from .retry import server_says_retry, set_should_retry
+from ..client.retry import server_says_retry, set_should_retry
 
 __all__ = ["error_class_for_status", "looks_like_context_length", "parse_retry_after", "status_error"]
 

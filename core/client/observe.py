@@ -9,7 +9,7 @@ fallbacks, with the fields in ``record.llmplex`` for structured handlers::
      "http_status": None, "request_id": "...", "prompt_tokens": 14, "completion_tokens": 8,
      "total_tokens": 22}
 
-Each retry is also noted at DEBUG on ``"llmplex.retry"`` (the error and the delay).
+Each retry is also noted at DEBUG on ``"llmplex.client.retry"`` (the error and the delay).
 """
 
 from __future__ import annotations
@@ -18,18 +18,18 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
 
-from .provider import WireRequest
+from ..provider.contract import WireRequest
 from .redact import Redactor
 
 if TYPE_CHECKING:
-    from .errors import LLMError
-    from .request import ChatRequest
-    from .response import ChatResponse
+    from ..errors import LLMError
+    from ..schema.request import ChatRequest
+    from ..schema.response import ChatResponse
 
 __all__ = ["CallInfo", "logger", "retry_logger", "redact_wire", "log_call", "log_retry"]
 
 logger = logging.getLogger("llmplex")
-retry_logger = logging.getLogger("llmplex.retry")
+retry_logger = logging.getLogger("llmplex.client.retry")
 
 
 @dataclass

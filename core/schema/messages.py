@@ -31,7 +31,7 @@ class FieldValueError(ValueError):
     """A ValueError that knows which field (``content[0].image_url``) it is about.
 
     Raised inside validators, pydantic keeps it as ``ctx["error"]`` of the ValidationError, so
-    :mod:`llmplex.validation` can name the exact field without parsing messages.
+    :mod:`llmplex.schema.validation` can name the exact field without parsing messages.
     """
 
     def __init__(self, path: str, message: str) -> None:

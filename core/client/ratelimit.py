@@ -37,12 +37,12 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
-from .clock import Clock
-from .errors import ConfigError, RateLimitError
+from ..clock import Clock
+from ..errors import ConfigError, RateLimitError
 from .retry import set_should_retry
 
 if TYPE_CHECKING:
-    from .request import ChatRequest
+    from ..schema.request import ChatRequest
 
 __all__ = ["TokenBucket", "RateLimiter", "Limits", "CLIENT_LIMIT_CODE", "estimate_tokens", "IMAGE_TOKENS"]
 

@@ -10,6 +10,8 @@ import json
 import sys
 from typing import Any, Dict, List, Optional, Sequence, TextIO
 
+from .format import format_wire
+
 __all__ = ["main"]
 
 EXIT_OK = 0
@@ -60,21 +62,8 @@ def _params(args: argparse.Namespace) -> Dict[str, Any]:
     return {k: v for k, v in (("temperature", args.temperature), ("max_tokens", args.max_tokens)) if v is not None}
 
 
-def format_wire(wire: Any) -> str:
-    """A prepared request as text: method, URL, headers, pretty JSON body."""
-    lines = [f"{wire.method} {wire.url}"]
-    lines += [f"{name}: {value}" for name, value in wire.headers.items()]
-    if wire.body is not None:
-        try:
-            body = json.dumps(json.loads(wire.body), ensure_ascii=False, indent=2)
-        except ValueError:
-            body = wire.body.decode("utf-8", "replace")
-        lines += ["", body]
-    return "\n".join(lines)
-
-
 def _cmd_prompt(args: argparse.Namespace, out: TextIO) -> int:
-    from .client import Client
+    from ..client.client import Client
 
     client = Client(args.config)
     messages = _messages(args)
@@ -93,8 +82,8 @@ def _cmd_prompt(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_request(args: argparse.Namespace, out: TextIO) -> int:
-    from .client import Client
-    from .clock import FixedClock
+    from ..client.client import Client
+    from ..clock import FixedClock
 
     client = Client(args.config, clock=FixedClock(args.at) if args.at is not None else None)
     wire = client.prepare(args.model, _messages(args), stream=args.stream, **_params(args))
@@ -103,7 +92,7 @@ def _cmd_request(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_providers(args: argparse.Namespace, out: TextIO) -> int:
-    from .plugins import default_plugins
+    from ..plugins.manager import default_plugins
 
     plugins = default_plugins()
     rows = [
@@ -132,7 +121,7 @@ def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> 
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
-    from .errors import ConfigError, InvalidRequestError, LLMError
+    from ..errors import ConfigError, InvalidRequestError, LLMError
 
     commands = {"prompt": _cmd_prompt, "request": _cmd_request, "providers": _cmd_providers, "demo": _cmd_demo}
     try:

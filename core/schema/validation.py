@@ -13,13 +13,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
 
 from pydantic import ValidationError
 
-from .errors import InvalidRequestError
+from ..errors import InvalidRequestError
 from .messages import ROLES, FieldValueError, Message
-from .openai_format import message_from_openai, tool_from_openai
+from .openai_format import MessageLike, message_from_openai, message_to_openai, tool_from_openai
 from .request import ChatRequest
 from .tools import Tool, ToolChoice
 
-__all__ = ["make_request", "coerce_messages", "coerce_tools", "check_conversation"]
+__all__ = ["make_request", "coerce_messages", "coerce_tools", "check_conversation", "from_openai", "to_openai"]
 
 #: Roles other APIs use, and the llmplex role to use instead.
 _ROLE_WORD = re.compile(r"^[A-Za-z_-]{1,24}$")
@@ -273,3 +273,20 @@ def make_request(model: str, messages: Any, *, stream: bool = False, **params: A
         )
     except ValidationError as exc:
         raise _from_validation_error("", exc, fields) from None
+
+
+def from_openai(messages: Sequence[MessageLike]) -> List[Message]:
+    """An OpenAI ``messages`` list as Messages (Messages in it are kept as they are).
+
+    Raises ``InvalidRequestError`` whose ``.field`` names the bad place (``messages[2].role``).
+    Only each message's own shape is checked; :func:`llmplex.schema.validation.check_conversation`
+    checks the conversation (tool results answering earlier calls).
+    """
+    if isinstance(messages, (list, tuple)) and not messages:
+        return []
+    return coerce_messages(messages)
+
+
+def to_openai(messages: Sequence[MessageLike]) -> List[Dict[str, Any]]:
+    """Messages (or OpenAI-shaped dicts, checked) as an OpenAI ``messages`` list."""
+    return [message_to_openai(m) for m in from_openai(messages)]

@@ -29,8 +29,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from .clock import Clock
-from .errors import ConfigError, LLMError, TimeoutError
+from ..clock import Clock
+from ..errors import ConfigError, LLMError, TimeoutError
 
 __all__ = [
     "RetryPolicy",

@@ -32,8 +32,8 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 from pydantic import SecretStr
 
-from .errors import ConfigError
-from .provider import ProviderSettings, ProviderSpec
+from ..errors import ConfigError
+from ..provider.contract import ProviderSettings, ProviderSpec
 
 __all__ = ["Config", "ConfigSource", "user_config_path"]
 

@@ -36,8 +36,8 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 import pluggy
 
 from . import hookspecs
-from .errors import ConfigError
-from .provider import SPEC_VERSION, Provider, ProviderSpec
+from ..errors import ConfigError
+from ..provider.contract import SPEC_VERSION, Provider, ProviderSpec
 
 __all__ = [
     "Plugins",

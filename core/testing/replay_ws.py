@@ -1,6 +1,6 @@
 """Replay recorded WebSocket frames from a loopback server (for ``llmplex demo``, tests, benchmarks).
 
-The HTTP counterpart is :mod:`llmplex.replay`; this one plays vendors that talk over a
+The HTTP counterpart is :mod:`llmplex.testing.replay`; this one plays vendors that talk over a
 WebSocket (iFlytek Spark). A *frame log* is a JSON-lines file:
 
 .. code-block:: text
@@ -51,7 +51,7 @@ __all__ = [
     "spark_verifier",
 ]
 
-logger = logging.getLogger("llmplex.replay_ws")
+logger = logging.getLogger("llmplex.testing.replay_ws")
 
 StepKind = Literal["send", "sleep", "close"]
 
@@ -142,7 +142,7 @@ def _step(item: Dict[str, Any], where: str) -> FrameStep:
 
 
 def load_frame_log(path: Union[str, Path]) -> FrameLog:
-    """A frame log from a ``.jsonl`` file (see :func:`llmplex.replay.cassette_path` for shipped ones)."""
+    """A frame log from a ``.jsonl`` file (see :func:`llmplex.testing.replay.cassette_path` for shipped ones)."""
     return parse_frame_log(Path(path).read_text(encoding="utf-8"), source=str(path))
 
 
@@ -158,7 +158,7 @@ def spark_verifier(
     A rejection carries the gateway's status and body (401 for a missing, unparseable or wrong
     signature, 403 for a stale or future date); ``now`` is the server's clock.
     """
-    from .signing.spark import REJECTION_HTTP_STATUS, verify_spark_url
+    from ..signing.spark import REJECTION_HTTP_STATUS, verify_spark_url
 
     def verify(target: str) -> Optional[Rejection]:
         reason = verify_spark_url(target, api_key=api_key, api_secret=api_secret, now=now(), max_skew=max_skew)
