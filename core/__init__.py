@@ -17,6 +17,8 @@ _EXPORTS: Dict[str, str] = {
     "Client": "client.client",
     "ChatStream": "client.client",
     "Config": "client.config",
+    "Conversation": "conversation.conversation",
+    "ConversationStream": "conversation.conversation",
     "Message": "schema.messages",
     "TextPart": "schema.messages",
     "ImagePart": "schema.messages",
@@ -77,6 +79,8 @@ __all__ = [
     "ConnectionError",
     "ContentFilterError",
     "ContextLengthError",
+    "Conversation",
+    "ConversationStream",
     "Credential",
     "FixedClock",
     "ImagePart",
@@ -162,6 +166,7 @@ if TYPE_CHECKING:
     from .client.client import ChatStream, Client
     from .clock import FixedClock, SystemClock
     from .client.config import Config
+    from .conversation.conversation import Conversation, ConversationStream
     from .errors import (
         AuthenticationError,
         ConfigError,

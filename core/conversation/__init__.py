@@ -1,0 +1,1 @@
+"""Multi-turn conversations, the tool loop and structured output, built on the client."""

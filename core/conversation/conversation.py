@@ -1,0 +1,393 @@
+"""``Conversation``: a system prompt, a neutral history and default parameters, turn after turn.
+
+::
+
+    chat = llmplex.Conversation(client, "spark/4.0Ultra", system="Answer briefly.")
+    chat.send("What is Python?")
+    chat.model = "hunyuan/hunyuan-turbo"        # the history is neutral: switch any time
+    chat.send("And its main strengths?")
+    saved = chat.to_json()                      # ... later: Conversation.from_json(saved, client)
+
+A turn changes the history only when it succeeds: ``send`` appends the user message and the
+reply together; ``stream`` appends them once the stream has completed; ``run`` (the tool loop)
+appends the user message, every tool call and result and the final answer. A failed call, an
+interrupted stream (an error, ``close()``, ``break``, Ctrl-C) or an exhausted tool loop leave the
+history exactly as it was; what was streamed stays readable on the stream's ``text``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+
+from ..errors import InvalidRequestError
+from ..schema.messages import Message, Part
+from ..schema.response import ChatChunk, ChatResponse, Usage
+from ..schema.validation import check_conversation, coerce_messages, make_request
+from .truncation import MessageCounter, counter_for, truncate
+
+if TYPE_CHECKING:
+    from ..client.client import ChatStream, Client
+
+__all__ = ["Conversation", "ConversationStream", "FORMAT", "VERSION"]
+
+#: ``to_dict()``'s ``format`` and ``version`` keys, checked by ``from_dict``.
+FORMAT = "llmplex.conversation"
+VERSION = 1
+
+Content = Union[str, Sequence[Part], Message, Mapping[str, Any]]
+
+
+class Conversation:
+    """A multi-turn conversation with one model at a time. Not for concurrent turns."""
+
+    def __init__(
+        self,
+        client: Optional[Client] = None,
+        model: Optional[str] = None,
+        *,
+        system: Optional[str] = None,
+        messages: Optional[Sequence[Any]] = None,
+        params: Optional[Mapping[str, Any]] = None,
+        max_messages: Optional[int] = None,
+        token_budget: Optional[int] = None,
+        token_counter: Optional[MessageCounter] = None,
+        id: Optional[str] = None,  # noqa: A002 - the natural name
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> None:
+        self._client = client
+        #: ``provider/model`` or an alias; change it between turns to switch model or vendor.
+        self.model = model
+        self._system = system
+        self._history: List[Message] = []
+        self._lock = threading.Lock()
+        #: Default parameters of every turn (``temperature``, ``max_tokens``, ``timeout``...).
+        self.params: Dict[str, Any] = {}
+        #: At most this many history messages are sent (the system prompt not counted).
+        self.max_messages = max_messages
+        #: At most this many prompt tokens are sent (as ``token_counter`` counts them).
+        self.token_budget = token_budget
+        #: Counts one message's tokens; None: the provider's tokenizer, tiktoken or the estimate.
+        self.token_counter = token_counter
+        #: A stable id (kept by ``to_dict``) so that a saved conversation can be found again.
+        self.id = id or uuid.uuid4().hex
+        #: Free-form JSON-able data saved with the conversation.
+        self.metadata: Dict[str, Any] = dict(metadata or {})
+        #: The reply of the last successful turn.
+        self.last_response: Optional[ChatResponse] = None
+        #: Token usage summed over this object's successful turns (not saved).
+        self.usage = Usage()
+        truncate([], max_messages=max_messages, max_tokens=token_budget)  # checks both limits
+        if messages:
+            checked = coerce_messages(list(messages))
+            if self._system is None and checked[0].role == "system" and isinstance(checked[0].content, str):
+                self._system = checked[0].content
+                checked = checked[1:]
+            check_conversation(checked)
+            self._history = checked
+        if params:
+            self.set(**params)
+
+    # -- state ---------------------------------------------------------------------------------
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            from .. import default_client
+
+            self._client = default_client()
+        return self._client
+
+    @client.setter
+    def client(self, value: Client) -> None:
+        self._client = value
+
+    @property
+    def system(self) -> Optional[str]:
+        """The system prompt, always sent first (None: no system message)."""
+        return self._system
+
+    @system.setter
+    def system(self, text: Optional[str]) -> None:
+        if text is not None and not isinstance(text, str):
+            raise InvalidRequestError(f"system: expected a string, got {type(text).__name__}", field="system")
+        self._system = text
+
+    @property
+    def history(self) -> List[Message]:
+        """The turns so far, without the system prompt (a copy)."""
+        with self._lock:
+            return list(self._history)
+
+    @property
+    def messages(self) -> List[Message]:
+        """The system prompt and the whole history (before truncation)."""
+        with self._lock:
+            return self._with_system(self._history)
+
+    def __len__(self) -> int:
+        return len(self._history)
+
+    def __repr__(self) -> str:
+        # Never the messages: they may be long or private.
+        return f"Conversation(id={self.id!r}, model={self.model!r}, messages={len(self._history)})"
+
+    def set(self, **params: Any) -> None:
+        """Change default parameters (checked now; ``None`` removes one)."""
+        merged = {**self.params, **params}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        _check_params(merged)
+        self.params = merged
+
+    def clear(self) -> None:
+        """Forget the history (the system prompt, parameters and model stay)."""
+        with self._lock:
+            self._history = []
+
+    def add(self, *messages: Any) -> None:
+        """Append messages as they are (checked: a tool result must answer an earlier call)."""
+        checked = coerce_messages(list(messages))
+        with self._lock:
+            combined = self._history + checked
+            check_conversation(combined)
+            self._history = combined
+
+    def undo(self) -> List[Message]:
+        """Remove the last turn (from the last user message on); returns what was removed."""
+        with self._lock:
+            for index in range(len(self._history) - 1, -1, -1):
+                if self._history[index].role == "user":
+                    removed, self._history = self._history[index:], self._history[:index]
+                    return removed
+            removed, self._history = self._history, []
+            return removed
+
+    def context(self, *extra: Any, model: Optional[str] = None) -> List[Message]:
+        """What the next turn would send: system prompt and history (plus ``extra``), truncated."""
+        pending = [_as_message(item) for item in extra]
+        with self._lock:
+            everything = self._with_system(self._history + pending)
+        if self.max_messages is None and self.token_budget is None:
+            return everything
+        counter = self.token_counter
+        if counter is None and self.token_budget is not None:
+            counter = self._counter(model or self._model())
+        return truncate(everything, max_messages=self.max_messages, max_tokens=self.token_budget, counter=counter)
+
+    # -- turns ---------------------------------------------------------------------------------
+    def send(self, content: Content, *, model: Optional[str] = None, **params: Any) -> ChatResponse:
+        """One turn: send ``content`` with the history, append both on success, return the reply.
+
+        ``params`` override the defaults for this turn only (``response_model=`` included).
+        """
+        target = model or self._model()
+        user = _as_message(content)
+        reply = self.client.chat(target, self.context(user, model=target), **self._merged(params))
+        self._commit([user, _history_message(reply)], reply)
+        return reply
+
+    def stream(self, content: Content, *, model: Optional[str] = None, **params: Any) -> ConversationStream:
+        """One streamed turn; both messages are appended when the stream completes."""
+        target = model or self._model()
+        user = _as_message(content)
+        inner = self.client.stream(target, self.context(user, model=target), **self._merged(params))
+        return ConversationStream(self, inner, user)
+
+    # -- saving --------------------------------------------------------------------------------
+    def to_dict(self) -> Dict[str, Any]:
+        """Everything needed to resume, as JSON-able data (not the client, nor the counter)."""
+        with self._lock:
+            history = [m.model_dump(mode="json", exclude_none=True) for m in self._history]
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "id": self.id,
+            "model": self.model,
+            "system": self._system,
+            "params": _jsonable_params(self.params),
+            "max_messages": self.max_messages,
+            "token_budget": self.token_budget,
+            "metadata": self.metadata,
+            "messages": history,
+        }
+
+    def to_json(self, **dumps: Any) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, **dumps)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], client: Optional[Client] = None) -> Conversation:
+        """Resume a conversation saved by :meth:`to_dict`."""
+        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
+            raise InvalidRequestError(
+                f"format: not a saved llmplex conversation (expected format {FORMAT!r})", field="format"
+            )
+        version = data.get("version")
+        if not isinstance(version, int) or version > VERSION:
+            raise InvalidRequestError(
+                f"version: {version!r} is not a conversation format this llmplex reads (up to {VERSION}); "
+                "upgrade llmplex",
+                field="version",
+            )
+        raw = data.get("messages") or []
+        if not isinstance(raw, list):
+            raise InvalidRequestError("messages: expected a list", field="messages")
+        history: List[Message] = []
+        from pydantic import ValidationError
+
+        for index, item in enumerate(raw):
+            try:
+                history.append(Message.model_validate(item))
+            except ValidationError as exc:
+                raise InvalidRequestError(f"messages[{index}]: not a message ({exc.errors()[0]['msg']})",
+                                          field=f"messages[{index}]") from None
+        conversation = cls(
+            client,
+            data.get("model"),
+            system=data.get("system"),
+            params=data.get("params") or None,
+            max_messages=data.get("max_messages"),
+            token_budget=data.get("token_budget"),
+            id=data.get("id"),
+            metadata=data.get("metadata") or None,
+        )
+        check_conversation(history)
+        conversation._history = history
+        return conversation
+
+    @classmethod
+    def from_json(cls, text: Union[str, bytes], client: Optional[Client] = None) -> Conversation:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise InvalidRequestError(f"conversation: not JSON ({exc})", field="conversation") from None
+        return cls.from_dict(data, client)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _model(self) -> str:
+        if not self.model:
+            raise InvalidRequestError(
+                "model: this conversation has no model; set conversation.model = 'provider/model'", field="model"
+            )
+        return self.model
+
+    def _with_system(self, history: List[Message]) -> List[Message]:
+        return ([Message.system(self._system)] if self._system is not None else []) + history
+
+    def _merged(self, params: Mapping[str, Any]) -> Dict[str, Any]:
+        merged = {**self.params, **params}
+        return {k: v for k, v in merged.items() if v is not None}
+
+    def _counter(self, model: str) -> MessageCounter:
+        client = self.client
+        target = client.config.resolve_model(model)[0]
+        provider_name, _, vendor_model = target.partition("/")
+        try:
+            provider: Any = client.provider(provider_name)
+        except Exception:  # noqa: BLE001 - unknown provider: the call itself will say so
+            provider = None
+        return counter_for(vendor_model or target, provider)
+
+    def _commit(self, messages: List[Message], reply: ChatResponse) -> None:
+        with self._lock:
+            self._history = self._history + messages
+        self.last_response = reply
+        if reply.usage is not None:
+            self.usage = Usage(
+                prompt_tokens=self.usage.prompt_tokens + reply.usage.prompt_tokens,
+                completion_tokens=self.usage.completion_tokens + reply.usage.completion_tokens,
+                total_tokens=self.usage.total_tokens + reply.usage.total_tokens,
+            )
+
+
+class ConversationStream:
+    """A turn's stream: iterate for ``ChatChunk``s. The turn is appended to the history when
+    the stream completes; ``text`` holds what arrived so far even if it was interrupted."""
+
+    def __init__(self, conversation: Conversation, inner: ChatStream, user: Message) -> None:
+        self._conversation = conversation
+        self._inner = inner
+        self._user = user
+        self._pieces: List[str] = []
+        #: Whether the turn was appended (the stream completed).
+        self.committed = False
+
+    def __iter__(self) -> Iterator[ChatChunk]:
+        for chunk in self._inner:
+            if chunk.text:
+                self._pieces.append(chunk.text)
+            yield chunk
+        response = self._inner.response
+        if response is not None:
+            self._conversation._commit([self._user, _history_message(response)], response)
+            self.committed = True
+
+    def __enter__(self) -> ConversationStream:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the stream (the history stays as it was unless the stream had completed)."""
+        self._inner.close()
+
+    @property
+    def response(self) -> Optional[ChatResponse]:
+        return self._inner.response
+
+    @property
+    def text(self) -> str:
+        """The text streamed so far (the whole answer once complete)."""
+        return "".join(self._pieces)
+
+
+def _as_message(content: Content) -> Message:
+    if isinstance(content, Message):
+        return content
+    if isinstance(content, str):
+        return Message.user(content)
+    if isinstance(content, Mapping):
+        return coerce_messages([content])[0]
+    if isinstance(content, Sequence):
+        return coerce_messages([{"role": "user", "content": list(content)}])[0]
+    raise InvalidRequestError(
+        f"content: expected text, a list of parts, a Message or a message dict, got {type(content).__name__}",
+        field="content",
+    )
+
+
+def _history_message(reply: ChatResponse) -> Message:
+    """The assistant message to keep: a structured reply obtained through a forced tool call is
+    kept as its JSON text, so the history holds no call without a result."""
+    return reply.message
+
+
+def _check_params(params: Mapping[str, Any]) -> None:
+    """InvalidRequestError naming the field when a default parameter is wrong (``/set``)."""
+    from ..client.settings import pop_call_options
+
+    checked = dict(params)
+    checked.pop("response_model", None)
+    checked.pop("structured_mode", None)
+    checked.pop("max_repairs", None)
+    pop_call_options(checked)
+    make_request("check", [Message.user("check")], **checked)
+
+
+def _jsonable_params(params: Mapping[str, Any]) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for key, value in params.items():
+        dump = getattr(value, "model_dump", None)
+        if callable(dump):
+            value = dump(mode="json", by_alias=True, exclude_none=True)
+        try:
+            json.dumps(value)
+        except (TypeError, ValueError):
+            raise InvalidRequestError(
+                f"params.{key}: {type(value).__name__} cannot be saved as JSON; "
+                "pass it per turn instead of as a default",
+                field=f"params.{key}",
+            ) from None
+        out[key] = value
+    return out
