@@ -5,6 +5,7 @@
     LLMError
     ├── ConfigError               the caller's setup: unknown provider, missing credential
     ├── InvalidRequestError       the caller's request (names .field); also a vendor's 400/422
+    │                             (also a builtin ValueError)
     │   └── ContextLengthError    the prompt does not fit the model's context window
     ├── AuthenticationError       401, bad key or signature
     ├── PermissionDeniedError     403, key valid but not allowed (region, model, billing)
@@ -12,8 +13,8 @@
     ├── RateLimitError            429 or a vendor's in-body throttling code (.retry_after)
     ├── ContentFilterError        the vendor's moderation refused the input or output
     ├── ServerError               5xx, overload
-    ├── TimeoutError              connect, read or total deadline exceeded
-    ├── ConnectionError           the connection failed or was cut
+    ├── TimeoutError              connect, read or total deadline exceeded (also builtin TimeoutError)
+    ├── ConnectionError           the connection failed or was cut (also builtin ConnectionError)
     │   └── StreamInterruptedError   a stream ended before the vendor's terminator
     └── ProtocolError             the vendor's reply is malformed (.raw holds it)
 
@@ -120,8 +121,12 @@ class ConfigError(LLMError):
     """The client's configuration is wrong: unknown provider, missing credential, bad file."""
 
 
-class InvalidRequestError(LLMError):
-    """The request is invalid, found before sending (``.field`` names it) or by the vendor."""
+class InvalidRequestError(LLMError, ValueError):
+    """The request is invalid, found before sending (``.field`` names it) or by the vendor.
+
+    Also a ``ValueError``: the public models raised pydantic's ``ValidationError`` (a
+    ``ValueError``) before they raised this, and ``except ValueError`` keeps working.
+    """
 
 
 class ContextLengthError(InvalidRequestError):
@@ -156,14 +161,20 @@ class ServerError(LLMError):
     retryable = True
 
 
-class TimeoutError(LLMError):  # noqa: A001 - deliberately mirrors the builtin's name
-    """A connect, read or total deadline was exceeded."""
+class TimeoutError(LLMError, builtins.TimeoutError):  # noqa: A001 - deliberately mirrors the builtin
+    """A connect, read or total deadline was exceeded.
+
+    Also the builtin ``TimeoutError`` (an ``OSError``): code written for the builtin keeps working.
+    """
 
     retryable = True
 
 
-class ConnectionError(LLMError):  # noqa: A001
-    """The connection could not be made or was cut."""
+class ConnectionError(LLMError, builtins.ConnectionError):  # noqa: A001
+    """The connection could not be made or was cut.
+
+    Also the builtin ``ConnectionError`` (an ``OSError``): code written for the builtin keeps working.
+    """
 
     retryable = True
 

@@ -40,8 +40,8 @@ from llmplex.provider.contract import (
     json_dict,
     json_int,
     json_str,
-    parse_json_body,
 )
+from llmplex.provider.wire import loads, loads_or_none, parse_json_body
 from llmplex.providers.openai import Preset, spec_for
 from llmplex.schema.request import ChatRequest
 from llmplex.schema.accumulator import tool_call_from_vendor
@@ -423,10 +423,7 @@ class Hunyuan(Provider):
         return HunyuanStreamParser(self, request)
 
     def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
-        try:
-            data = json.loads(response.body.decode("utf-8-sig")) if response.body.strip() else None
-        except ValueError:
-            data = None
+        data = loads_or_none(response.body)
         payload = data.get("Response", data) if isinstance(data, dict) else None
         if isinstance(payload, dict):
             error = self._payload_error(payload, response, request)
@@ -461,10 +458,7 @@ class HunyuanStreamParser:
             raise ProtocolError(f"{name} stream event has no data", provider=name, raw=repr(event)[:1024])
         if not data.strip():
             return []
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            raise ProtocolError(f"{name} stream event is not JSON", provider=name, raw=data) from None
+        payload = loads(data, provider=name, what="stream event")
         if not isinstance(payload, dict):
             raise ProtocolError(f"{name} stream event is not a JSON object", provider=name, raw=data)
         # Defensive: a wrapped API 3.0 error sent as an event is handled like a reply.

@@ -27,8 +27,8 @@ from llmplex.provider.contract import (
     json_dict,
     json_int,
     json_str,
-    parse_json_body,
 )
+from llmplex.provider.wire import loads, loads_or_none, parse_json_body
 from llmplex.schema.request import ChatRequest
 from llmplex.schema.accumulator import tool_call_from_vendor
 from llmplex.schema.response import ChatChunk, ChatResponse, FinishReason, ToolCallDelta, Usage
@@ -312,10 +312,7 @@ class OpenAICompatible(Provider):
         return None
 
     def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
-        try:
-            data = json.loads(response.body.decode("utf-8-sig")) if response.body.strip() else {}
-        except ValueError:
-            data = {}
+        data = loads_or_none(response.body)
         if not isinstance(data, dict):
             data = {}
         return self._error_from_payload(response.status, data, response.headers, request, raw=response.body)
@@ -394,12 +391,7 @@ class OpenAIStreamParser:
             return []
         if self.done:
             return []
-        try:
-            payload = json.loads(data)
-        except ValueError:
-            raise ProtocolError(
-                f"{self.provider.name} stream event is not JSON", provider=self.provider.name, raw=data
-            ) from None
+        payload = loads(data, provider=self.provider.name, what="stream event")
         if not isinstance(payload, dict):
             raise ProtocolError(f"{self.provider.name} stream event is not an object", provider=self.provider.name, raw=data)
         if _is_error(payload) or event.event == "error":

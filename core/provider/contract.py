@@ -30,7 +30,10 @@ from typing import (
 
 from pydantic import SecretStr
 
-from ..errors import PARSE_FAILURES, LLMError, ProtocolError
+from ..errors import ConfigError, InvalidRequestError, LLMError
+from .error_mapping import status_error
+# Re-exported: plugins written against SPEC_VERSION 1 import these helpers from here.
+from .wire import capped, iter_dicts, json_dict, json_int, json_str, loads_or_none, parse_json_body
 from ..schema.request import ChatRequest
 from ..schema.response import ChatChunk, ChatResponse
 
@@ -49,6 +52,8 @@ __all__ = [
     "json_dict",
     "json_str",
     "json_int",
+    "default_error",
+    "check_credentials",
 ]
 
 SPEC_VERSION = 1
@@ -177,6 +182,7 @@ class Provider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
+        check_credentials(settings)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, base_url={_shown_url(self.settings.base_url)!r})"
@@ -184,18 +190,37 @@ class Provider:
     # -- required --------------------------------------------------------------------------
     def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
         """The wire request for ``request``; ``now`` is the injected clock's time."""
-        raise NotImplementedError
+        raise self._missing("build_request")
 
     def parse_response(self, response: WireResponse, request: ChatRequest) -> ChatResponse:
         """A successful (2xx) reply as a ChatResponse; raise an LLMError for an in-body error."""
-        raise NotImplementedError
+        raise self._missing("parse_response")
 
+    # -- optional: streaming and vendor error shapes -----------------------------------------
     def stream_parser(self, request: ChatRequest) -> StreamParser:
-        raise NotImplementedError
+        """A parser for one stream. Without one the provider answers ``chat`` only."""
+        raise InvalidRequestError(
+            f"{self.name} does not support streaming; call chat() instead of stream()",
+            provider=self.name,
+            model=request.model,
+            field="stream",
+        )
 
     def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
-        """An error reply (non-2xx) as the matching LLMError."""
-        raise NotImplementedError
+        """An error reply (non-2xx) as the matching LLMError.
+
+        The default reads the HTTP status (``error_mapping.status_error``) and, for the message
+        and code, the common ``{"error": {"message", "code", "type"}}``, ``{"error": "text"}``
+        and ``{"message", "code"}`` shapes; override it for a vendor's own error shape.
+        """
+        return default_error(self.name, response, request)
+
+    def _missing(self, method: str) -> ConfigError:
+        return ConfigError(
+            f"provider {self.name!r} ({type(self).__name__}) does not implement {method}(); "
+            "its plugin is incomplete (see docs/plugins.md)",
+            provider=self.name,
+        )
 
     # -- optional: token exchange ----------------------------------------------------------
     def token_request(self, *, now: float) -> Optional[WireRequest]:
@@ -203,7 +228,7 @@ class Provider:
         return None
 
     def parse_token(self, response: WireResponse, *, now: float) -> Token:
-        raise NotImplementedError
+        raise self._missing("parse_token")
 
     def dropped(self, request: ChatRequest) -> List[str]:
         """Warnings for the parameters of ``request`` this provider will not send."""
@@ -237,35 +262,54 @@ class ProviderSpec:
     spec_version: int = SPEC_VERSION
 
 
-def parse_json_body(body: bytes, *, provider: str, what: str = "reply") -> Any:
-    """JSON from a vendor body; tolerates leading blank lines (DeepSeek keep-alive) and a BOM."""
+def default_error(provider: str, response: WireResponse, request: ChatRequest) -> LLMError:
+    """The error for a non-2xx reply from the status, refined by a common JSON error body."""
+    data = loads_or_none(response.body)
+    error: Any = data.get("error", data) if isinstance(data, dict) else None
+    if isinstance(error, str):
+        error = {"message": error}
+    error = json_dict(error)
+    text = response.body.decode("utf-8", "replace").strip()[:500]
+    message = json_str(error.get("message")) or text or f"HTTP {response.status}"
+    code = error.get("code")
+    return status_error(
+        response.status,
+        f"{provider}: {message}",
+        code=code if isinstance(code, (str, int)) and not isinstance(code, bool) else None,
+        error_type=json_str(error.get("type")) or None,
+        headers=response.headers,
+        provider=provider,
+        model=request.model,
+        raw=capped(response.body),
+    )
+
+
+def check_credentials(settings: ProviderSettings) -> None:
+    """Refuse a credential that cannot go into an HTTP header or a signature as it is.
+
+    The message names the credential and what is wrong with it, never its value.
+    """
+    for key, secret in settings.credentials.items():
+        value = secret.get_secret_value()
+        where = f"providers.{settings.name}.{key}"
+        problem = _header_problem(value)
+        if problem is not None:
+            raise ConfigError(f"{where}: {problem}", provider=settings.name, field=where)
+
+
+def _header_problem(value: str) -> Optional[str]:
+    if value != value.strip():
+        return (
+            "the value starts or ends with whitespace or a line break (a key file's trailing "
+            "newline?); strip it"
+        )
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        return "the value contains a line break or a control character; copy the credential again"
     try:
-        text = body.decode("utf-8-sig").strip()
-        return json.loads(text)
-    except PARSE_FAILURES as exc:
-        raise ProtocolError(
-            f"{provider} {what} is not valid JSON: {exc}", provider=provider, raw=body[:65536]
-        ) from None
-
-
-def json_dict(value: Any) -> Dict[str, Any]:
-    """``value`` if the vendor sent an object there, else ``{}`` (replies are not trusted)."""
-    return value if isinstance(value, dict) else {}
-
-
-def json_str(value: Any) -> str:
-    """``value`` if the vendor sent a string there, else ``""``."""
-    return value if isinstance(value, str) else ""
-
-
-def json_int(value: Any) -> int:
-    """A non-negative integer count (tokens) the vendor sent, else 0; booleans are not counts."""
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
-def iter_dicts(value: Any) -> Iterable[Dict[str, Any]]:
-    """The dict items of a list (vendors sometimes put nulls in arrays)."""
-    if isinstance(value, list):
-        for item in value:
-            if isinstance(item, dict):
-                yield item
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return (
+            "the value contains characters that cannot go into an HTTP header (outside Latin-1, "
+            "e.g. a typographic quote or dash pasted with it); copy the credential again"
+        )
+    return None

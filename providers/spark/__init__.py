@@ -17,7 +17,8 @@ from typing import Callable, Optional
 
 from llmplex.errors import ConfigError, LLMError, ProtocolError
 from llmplex.plugins.hookspecs import hookimpl
-from llmplex.provider.contract import Credential, Provider, ProviderSpec, WireRequest, WireResponse, parse_json_body
+from llmplex.provider.contract import Credential, Provider, ProviderSpec, WireRequest, WireResponse
+from llmplex.provider.wire import parse_json_body
 from llmplex.schema.request import ChatRequest
 from llmplex.schema.accumulator import StreamAccumulator
 from llmplex.schema.response import ChatResponse

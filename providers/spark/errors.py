@@ -6,7 +6,6 @@ vendors-spark-hunyuan.md §1.6); the handshake answers are the gateway's "鉴权
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict, Optional, Tuple, Type, Union
 
 from llmplex.provider.error_mapping import status_error
@@ -22,6 +21,7 @@ from llmplex.errors import (
     ServerError,
 )
 from llmplex.provider.contract import WireResponse
+from llmplex.provider.wire import loads_or_none
 from llmplex.client.retry import set_should_retry
 from llmplex.signing.spark import REJECT_BAD_DATE
 
@@ -110,9 +110,6 @@ def handshake_error(response: WireResponse, *, provider: str, model: Optional[st
 
 
 def _message(body: bytes) -> str:
-    try:
-        data = json.loads(body.decode("utf-8-sig")) if body.strip() else None
-    except ValueError:
-        return body.decode("utf-8", "replace").strip()[:500]
+    data = loads_or_none(body)
     message = data.get("message") if isinstance(data, dict) else None
     return message if isinstance(message, str) else body.decode("utf-8", "replace").strip()[:500]

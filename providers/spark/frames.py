@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 from llmplex.errors import InvalidRequestError, ProtocolError, StreamInterruptedError
 from llmplex.schema.messages import ImagePart, Message, parse_arguments
 from llmplex.provider.contract import iter_dicts
+from llmplex.provider.wire import capped, loads
 from llmplex.schema.request import ChatRequest
 from llmplex.schema.response import ChatChunk, ToolCallDelta, Usage
 from llmplex.schema.tools import Tool
@@ -235,8 +236,8 @@ class SparkStreamParser:
         if not isinstance(text, str):
             raise self._malformed("is not text", repr(event)[:1000])
         try:
-            frame = json.loads(text)
-        except ValueError:
+            frame = loads(text, provider=self.provider, what="frame")
+        except ProtocolError:
             raise self._malformed("is not JSON", text) from None
         if not isinstance(frame, dict):
             raise self._malformed("is not a JSON object", text)
@@ -322,7 +323,7 @@ class SparkStreamParser:
             provider=self.provider,
             model=self.request.model,
             request_id=self.sid,
-            raw=raw,
+            raw=capped(raw),
         )
 
 

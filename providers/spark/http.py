@@ -19,6 +19,7 @@ from typing import Any, Dict, Optional
 
 from llmplex.errors import LLMError
 from llmplex.provider.contract import Provider, ProviderSettings, ProviderSpec, WireResponse
+from llmplex.provider.wire import loads_or_none
 from llmplex.schema.request import ChatRequest
 
 from llmplex.providers.openai import OpenAICompatible, Preset, spec_for
@@ -51,10 +52,7 @@ class SparkHTTP(OpenAICompatible):
         return self.business_error(data, request, raw=raw)
 
     def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
-        try:
-            data = json.loads(response.body.decode("utf-8-sig")) if response.body.strip() else None
-        except ValueError:
-            data = None
+        data = loads_or_none(response.body)
         error = self.business_error(data, request, raw=response.body, known_only=True)
         if error is not None:
             error.status = response.status

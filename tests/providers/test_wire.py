@@ -1,0 +1,166 @@
+"""Every provider reads the vendor's JSON through ``llmplex.provider.wire``: hostile payloads
+(deep nesting, too many digits, bad bytes) become ProtocolError with ``raw`` capped, on every
+path: replies, error bodies, stream events, frames. The tests run over every registered
+provider, so the next one is covered without being named here."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+from typing import Any, Iterator, List, Tuple
+
+import pytest
+from pydantic import SecretStr
+
+import llmplex.providers
+from llmplex.errors import LLMError, ProtocolError
+from llmplex.plugins.manager import Plugins
+from llmplex.provider.contract import Provider, ProviderSettings, WireResponse
+from llmplex.provider.wire import RAW_LIMIT, dumps, loads, loads_or_none, parse_json_body
+from llmplex.schema.messages import Message
+from llmplex.schema.request import ChatRequest
+from llmplex.transport.sse import SSEEvent
+
+DEEP = "[" * 400_000  # 400 KB of nesting: RecursionError in json.loads
+HOSTILE: List[Tuple[str, str]] = [
+    ("deep array", DEEP),
+    ("deep object", '{"a":' * 100_000),
+    ("too many digits", "1" * 5000),  # int()'s digit limit on Python >= 3.11, a number before
+    ("truncated", '{"choices": ['),
+]
+
+
+def _providers() -> Iterator[Provider]:
+    for name, registered in sorted(Plugins().providers.items()):
+        spec = registered.spec
+        settings = ProviderSettings(
+            name=name,
+            base_url=spec.default_base_url or "http://127.0.0.1:9/v1",
+            credentials={c.key: SecretStr("test-credential-1234") for c in spec.credentials},
+            options=dict(spec.default_options),
+            public=frozenset(c.key for c in spec.credentials if not c.secret),
+        )
+        yield spec.factory(settings)
+
+
+PROVIDERS = list(_providers())
+IDS = [p.name for p in PROVIDERS]
+
+
+def _request(provider: Provider, stream: bool = False) -> ChatRequest:
+    return ChatRequest(model="m-1", messages=[Message.user("hi")], stream=stream)
+
+
+def test_every_builtin_provider_is_covered() -> None:
+    assert {"openai", "hunyuan", "spark", "spark-http"} <= set(IDS)
+
+
+@pytest.mark.parametrize("label,text", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_loads_turns_every_hostile_payload_into_protocol_error(label: str, text: str) -> None:
+    with pytest.raises(ProtocolError, match="vendorx stream event is not valid JSON") as info:
+        loads(text, provider="vendorx", what="stream event")
+    assert info.value.provider == "vendorx"
+    assert info.value.raw == text[:RAW_LIMIT]
+    with pytest.raises(ProtocolError) as raised:
+        parse_json_body(text.encode(), provider="vendorx")
+    assert raised.value.raw == text.encode()[:RAW_LIMIT]
+    assert loads_or_none(text) is None
+
+
+def test_loads_names_deep_nesting_and_keeps_bom_tolerance() -> None:
+    with pytest.raises(ProtocolError, match="nested too deeply"):
+        loads(DEEP, provider="v")
+    assert loads(b"\xef\xbb\xbf\n\n {\"a\": 1}\n", provider="v") == {"a": 1}
+    assert loads_or_none(b"\xff\xfe") is None
+    assert loads_or_none(b"  ") is None
+
+
+def test_dumps_refuses_nan_instead_of_writing_invalid_json() -> None:
+    assert dumps({"a": [1, "é"]}) == '{"a":[1,"é"]}'.encode()
+    with pytest.raises(ValueError):
+        dumps({"t": float("nan")})
+
+
+@pytest.mark.parametrize("provider", PROVIDERS, ids=IDS)
+@pytest.mark.parametrize("label,text", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_reply_paths_raise_protocol_error(provider: Provider, label: str, text: str) -> None:
+    request = _request(provider)
+    with pytest.raises(ProtocolError) as info:
+        provider.parse_response(WireResponse(200, {}, text.encode()), request)
+    raw = info.value.raw
+    assert raw is not None and len(raw) <= RAW_LIMIT
+
+
+@pytest.mark.parametrize("provider", PROVIDERS, ids=IDS)
+@pytest.mark.parametrize("label,text", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_error_body_paths_keep_the_status(provider: Provider, label: str, text: str) -> None:
+    error = provider.map_error(WireResponse(503, {}, text.encode()), _request(provider))
+    assert isinstance(error, LLMError)
+    assert error.status in (None, 503)
+
+
+def _framing(provider: Provider) -> str:
+    # Some providers know their models (Spark's versions): try a few real names.
+    for model in ("m-1", "lite", "hunyuan-lite"):
+        request = ChatRequest(model=model, messages=[Message.user("hi")], stream=True)
+        try:
+            return provider.build_request(request, now=1_700_000_000.0).framing
+        except LLMError:
+            continue
+    raise AssertionError(f"{provider.name}: no model to build a stream request with")
+
+
+def _stream_event(provider: Provider, text: str) -> Any:
+    framing = _framing(provider)
+    if framing == "sse":
+        return SSEEvent(data=text)
+    if framing == "websocket":
+        return text
+    pytest.skip(f"framing {framing}: the transport's decoder parses the JSON (tests/transport)")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS, ids=IDS)
+@pytest.mark.parametrize("label,text", HOSTILE, ids=[h[0] for h in HOSTILE])
+def test_stream_event_paths_raise_protocol_error(provider: Provider, label: str, text: str) -> None:
+    event = _stream_event(provider, text)
+    parser = provider.stream_parser(_request(provider, stream=True))
+    with pytest.raises(ProtocolError) as info:
+        parser.feed(event)
+    raw = info.value.raw
+    assert raw is not None and len(raw) <= RAW_LIMIT
+
+
+def _provider_sources() -> List[Path]:
+    root = Path(llmplex.providers.__file__).parent
+    return sorted(root.rglob("*.py"))
+
+
+def _bare_json_parses(source: str) -> List[int]:
+    """Lines that parse JSON without the shared helper: ``json.loads``/``json.load`` calls
+    and ``from json import load(s)``."""
+    lines: List[int] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in ("loads", "load", "JSONDecoder"):
+            if isinstance(node.value, ast.Name) and node.value.id == "json":
+                lines.append(node.lineno)
+        if isinstance(node, ast.ImportFrom) and node.module == "json":
+            if any(alias.name in ("loads", "load", "JSONDecoder") for alias in node.names):
+                lines.append(node.lineno)
+    return sorted(lines)
+
+
+def test_scanner_finds_bare_parses() -> None:
+    assert _bare_json_parses("import json\nx = json.loads(b)\nfrom json import loads\n") == [2, 3]
+    assert _bare_json_parses("import json\nx = json.dumps(b)\n") == []
+
+
+def test_no_provider_parses_json_itself() -> None:
+    sources = _provider_sources()
+    assert len(sources) >= 5
+    offenders = [
+        f"{path.name}:{line}" for path in sources for line in _bare_json_parses(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == [], (
+        "providers must parse vendor JSON with llmplex.provider.wire.loads / loads_or_none / "
+        f"parse_json_body (RecursionError and friends become ProtocolError there): {offenders}"
+    )
