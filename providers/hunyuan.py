@@ -574,6 +574,7 @@ HUNYUAN_SPEC = ProviderSpec(
     ),
     default_base_url=DEFAULT_BASE_URL,
     description="Tencent Hunyuan, native API 3.0 (ChatCompletions, TC3-HMAC-SHA256)",
+    options={"language": "X-TC-Language of error messages: zh-CN or en-US"},
 )
 
 HUNYUAN_OPENAI = Preset(

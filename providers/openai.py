@@ -485,6 +485,8 @@ def spec_for(preset: Preset) -> ProviderSpec:
         default_base_url=preset.base_url,
         description=preset.description,
         default_options=preset.default_options,
+        options={"headers": "extra HTTP headers sent with every request (a table)"},
+        requires_base_url=preset.base_url is None,
     )
 
 

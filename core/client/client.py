@@ -44,7 +44,7 @@ from .observe import CallInfo, log_call, log_retry, logger, redact_wire
 from ..plugins.manager import Plugins, default_plugins
 from ..provider.contract import Provider, Token, WireRequest, WireResponse
 from .ratelimit import RateLimiter, estimate_tokens
-from .redact import Redactor, install_log_filters
+from .redact import Redactor, install_log_filters, scrub_error
 from ..schema.request import ChatRequest
 from ..schema.accumulator import StreamAccumulator
 from ..schema.response import ChatChunk, ChatResponse
@@ -177,6 +177,7 @@ class Client:
         """
         pop_call_options(params)
         provider, vendor_model = self._split(self.config.resolve_model(model)[0])
+        params = self.config.call_params(model, 0, provider.name, params)
         request = make_request(vendor_model, messages, stream=stream, **params)
         try:
             return self._build(provider, request, self.timeouts)
@@ -270,7 +271,8 @@ class Client:
         wait = options.get("rate_limit_wait")
         for position, target in enumerate(chain):
             provider, vendor_model = self._split(target)
-            request = make_request(vendor_model, messages, stream=stream, **params)
+            entry_params = self.config.call_params(requested, position, provider.name, params)
+            request = make_request(vendor_model, messages, stream=stream, **entry_params)
             dropped = self._dropped(provider, request)
             policy = call_policy(provider, self.config.defaults, self.retry, options)
             timeouts = call_timeouts(provider, self.config.defaults, self.timeouts, options)
@@ -454,7 +456,8 @@ class Client:
 
     def _build(self, provider: Provider, request: ChatRequest, timeouts: Timeouts) -> WireRequest:
         token = self._token(provider, request, timeouts)
-        return provider.build_request(request, now=self.clock.now(), token=token)
+        wire = provider.build_request(request, now=self.clock.now(), token=token)
+        return wire.masked_by(self.redactor)  # its repr masks this client's secrets
 
     def _token(self, provider: Provider, request: ChatRequest, timeouts: Timeouts) -> Optional[str]:
         """The provider's short-lived token, fetched when missing or about to expire.
@@ -527,18 +530,7 @@ class Client:
             # A revoked or expired token must not be reused by the next call.
             with self._lock:
                 self._tokens.pop(provider.name, None)
-        clean = self.redactor.text(error.message)
-        if clean != error.message:
-            error.message = clean
-            error.args = (clean,)
-        if isinstance(error.raw, str):
-            error.raw = self.redactor.text(error.raw)
-        elif isinstance(error.raw, bytes):
-            text = error.raw.decode("utf-8", "replace")
-            masked = self.redactor.text(text)
-            if masked != text:
-                error.raw = masked.encode("utf-8")
-        return error
+        return scrub_error(error, self.redactor)
 
 def _bearer(wire: WireRequest) -> str:
     """The credential inside a token exchange's Authorization header, if any (to redact it)."""

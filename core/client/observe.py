@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 __all__ = ["CallInfo", "logger", "retry_logger", "redact_wire", "log_call", "log_retry"]
 
 logger = logging.getLogger("llmplex")
+# A library is silent until the application configures logging: without a handler anywhere,
+# Python's last-resort handler would print every failed call's WARNING to stderr.
+logger.addHandler(logging.NullHandler())
 retry_logger = logging.getLogger("llmplex.client.retry")
 
 

@@ -11,6 +11,7 @@ base URL and credentials.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import (
@@ -74,11 +75,43 @@ class WireRequest:
     headers: Mapping[str, str]
     body: Optional[bytes] = None
     framing: Framing = "json"
+    #: What masks secrets in ``repr()`` (the client sets its own redactor); the fields above
+    #: keep the exact bytes on purpose.
+    redactor: Optional[_Masker] = field(default=None, repr=False, compare=False)
 
     @property
     def json(self) -> Any:
         """The body parsed as JSON (for tests and ``llmplex request``)."""
         return None if self.body is None else json.loads(self.body)
+
+    def masked_by(self, redactor: _Masker) -> WireRequest:
+        """This request, whose ``repr()`` masks what ``redactor`` knows."""
+        return dataclasses.replace(self, redactor=redactor)
+
+    def __repr__(self) -> str:
+        masker = self.redactor or _default_masker()
+        body = self.body
+        if body is not None:
+            text = body.decode("utf-8", "replace")
+            masked = masker.text(text)
+            body = masked.encode("utf-8") if masked != text else body
+        return (
+            f"WireRequest(method={self.method!r}, url={masker.text(self.url)!r}, "
+            f"headers={masker.headers(self.headers)!r}, body={body!r}, framing={self.framing!r})"
+        )
+
+
+class _Masker(Protocol):
+    def text(self, value: str) -> str: ...
+
+    def headers(self, headers: Mapping[str, str]) -> Dict[str, str]: ...
+
+
+def _default_masker() -> _Masker:
+    # Without a client's redactor: sensitive headers and query parameters are still masked.
+    from ..client.redact import Redactor
+
+    return Redactor()
 
 
 @dataclass(frozen=True)
@@ -260,6 +293,14 @@ class ProviderSpec:
     #: Options applied before the user's config (e.g. a preset's documented rate limit).
     default_options: Mapping[str, Any] = field(default_factory=dict)
     spec_version: int = SPEC_VERSION
+    #: The provider's own options that ``[providers.NAME]`` may set, each with a one-line
+    #: description (``{"language": "X-TC-Language: zh-CN or en-US"}``); read them from
+    #: ``settings.options``. Any other key that is not a credential, a request parameter or a
+    #: core option (``base_url``, ``timeout``, ``retry``, ``rate_limit``, ...) is a ``ConfigError``.
+    options: Mapping[str, str] = field(default_factory=dict)
+    #: Whether there is no usable default endpoint, so that ``base_url`` must be configured
+    #: (a generic OpenAI-compatible server): a ``ConfigError`` when the provider is resolved.
+    requires_base_url: bool = False
 
 
 def default_error(provider: str, response: WireResponse, request: ChatRequest) -> LLMError:

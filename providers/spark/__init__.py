@@ -117,6 +117,10 @@ SPEC = ProviderSpec(
     ),
     description="iFlytek Spark over WebSocket (HMAC-SHA256 signed URL); models: "
     + ", ".join(v.name for v in VERSIONS),
+    options={
+        "url": "the full wss:// URL of a version this release does not know",
+        "domain": "the domain sent in the frame for that url",
+    },
 )
 
 

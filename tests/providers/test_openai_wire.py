@@ -199,9 +199,9 @@ def test_extra_parameters_pass_through_untouched_and_win() -> None:
 
 def test_generic_openai_compatible_needs_a_base_url() -> None:
     c = llmplex.Client({}, clock=FixedClock(0))
-    with pytest.raises(llmplex.InvalidRequestError) as info:
-        c.prepare("openai-compatible/x", [{"role": "user", "content": "Hi"}])
-    assert "base_url" in str(info.value)
+    with pytest.raises(llmplex.ConfigError) as info:  # when the provider is resolved, not at send
+        c.provider("openai-compatible")
+    assert info.value.field == "providers.openai-compatible.base_url"
     named = llmplex.Client({"providers": {"mybox": {"type": "openai-compatible", "base_url": "http://10.0.0.5:9000/v1/"}}})
     assert named.prepare("mybox/x", [{"role": "user", "content": "Hi"}]).url == "http://10.0.0.5:9000/v1/chat/completions"
 
