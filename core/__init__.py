@@ -60,6 +60,9 @@ _EXPORTS: Dict[str, str] = {
     "ConnectionError": "errors",
     "StreamInterruptedError": "errors",
     "ProtocolError": "errors",
+    "MaxStepsError": "errors",
+    "StructuredOutputError": "errors",
+    "RunResult": "conversation.toolloop",
     "PluginConflictError": "plugins.manager",
     "PluginWarning": "plugins.manager",
 }
@@ -86,6 +89,7 @@ __all__ = [
     "ImagePart",
     "InvalidRequestError",
     "LLMError",
+    "MaxStepsError",
     "Message",
     "NotFoundError",
     "PermissionDeniedError",
@@ -98,9 +102,11 @@ __all__ = [
     "RateLimitError",
     "ResponseFormat",
     "RetryPolicy",
+    "RunResult",
     "ServerError",
     "StreamAccumulator",
     "StreamInterruptedError",
+    "StructuredOutputError",
     "SystemClock",
     "TextPart",
     "TimeoutError",
@@ -167,6 +173,7 @@ if TYPE_CHECKING:
     from .clock import FixedClock, SystemClock
     from .client.config import Config
     from .conversation.conversation import Conversation, ConversationStream
+    from .conversation.toolloop import RunResult
     from .errors import (
         AuthenticationError,
         ConfigError,
@@ -175,12 +182,14 @@ if TYPE_CHECKING:
         ContextLengthError,
         InvalidRequestError,
         LLMError,
+        MaxStepsError,
         NotFoundError,
         PermissionDeniedError,
         ProtocolError,
         RateLimitError,
         ServerError,
         StreamInterruptedError,
+        StructuredOutputError,
         TimeoutError,
     )
     from .plugins.hookspecs import hookimpl

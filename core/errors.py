@@ -16,7 +16,9 @@
     ├── TimeoutError              connect, read or total deadline exceeded (also builtin TimeoutError)
     ├── ConnectionError           the connection failed or was cut (also builtin ConnectionError)
     │   └── StreamInterruptedError   a stream ended before the vendor's terminator
-    └── ProtocolError             the vendor's reply is malformed (.raw holds it)
+    ├── ProtocolError             the vendor's reply is malformed (.raw holds it)
+    ├── MaxStepsError             the tool loop used max_steps without a final answer (.trace)
+    └── StructuredOutputError     the reply never validated against response_model (.raw, .errors)
 
 Every error carries ``provider``, ``model``, ``status``, ``code`` (the vendor's own error code),
 ``request_id``, ``attempts`` and ``partial`` (a ``ChatResponse`` assembled from whatever the
@@ -47,6 +49,8 @@ __all__ = [
     "ConnectionError",
     "StreamInterruptedError",
     "ProtocolError",
+    "MaxStepsError",
+    "StructuredOutputError",
 ]
 
 _CONTEXT_FIELDS = ("provider", "model", "status", "code", "request_id", "attempts")
@@ -185,6 +189,31 @@ class StreamInterruptedError(ConnectionError):
 
 class ProtocolError(LLMError):
     """The vendor's reply could not be understood; ``raw`` holds the payload."""
+
+
+class MaxStepsError(LLMError):
+    """The tool loop made ``max_steps`` model calls and the model still asked for tools.
+
+    ``trace`` is the :class:`~llmplex.conversation.toolloop.RunResult` so far: every step, and
+    ``trace.messages`` (well formed: the last calls were run and answered) to continue from.
+    """
+
+    def __init__(self, message: str, *, trace: Any = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.trace = trace
+
+
+class StructuredOutputError(LLMError):
+    """The reply did not validate against ``response_model``, repair turns included.
+
+    ``raw`` is the last reply's text (or tool arguments) exactly as the model wrote it,
+    ``errors`` pydantic's list of what was wrong with it, ``responses`` every reply received.
+    """
+
+    def __init__(self, message: str, *, errors: Any = None, responses: Any = None, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.errors = list(errors or [])
+        self.responses = list(responses or [])
 
 
 # Python's own exceptions that must never escape a parser: they are turned into ProtocolError.

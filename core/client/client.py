@@ -24,7 +24,7 @@ from __future__ import annotations
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ..clock import Clock, SystemClock
 from .config import Config, ConfigSource
@@ -53,6 +53,9 @@ from .settings import call_policy, call_timeouts, policy_from, pop_call_options,
 from ..transport.framing import bounded, decoded, sniff
 from ..transport.http import HttpTransport, Timeouts
 from ..schema.validation import make_request
+
+if TYPE_CHECKING:
+    from ..conversation.toolloop import RunResult
 
 __all__ = ["Client", "ChatStream", "FALLBACK_ON"]
 
@@ -206,6 +209,29 @@ class Client:
         """Stream a reply. Iterate for ``ChatChunk``s; ``.response`` holds the assembled reply."""
         options = pop_call_options(params)
         return ChatStream(self, self.config.resolve_model(model), messages, params, options, requested=model)
+
+    def run(
+        self, model: str, messages: Any, *, tools: Sequence[Any], max_steps: int = 10, parallel: bool = True,
+        **params: Any,
+    ) -> RunResult:
+        """The tool loop: call the model, run the Python functions it asks for, repeat until it
+        answers; returns the answer with every step (``llmplex.conversation.toolloop``).
+
+        ``tools`` are functions (or Tools with one). Raises ``MaxStepsError`` (with ``.trace``)
+        when the model still calls tools after ``max_steps`` model calls.
+        """
+        from ..conversation import toolloop
+
+        return toolloop.run(self, model, messages, tools, max_steps=max_steps, parallel=parallel, **params)
+
+    async def arun(
+        self, model: str, messages: Any, *, tools: Sequence[Any], max_steps: int = 10, parallel: bool = True,
+        **params: Any,
+    ) -> RunResult:
+        """``run`` for asyncio code: ``async def`` tools run on the event loop."""
+        from ..conversation import toolloop
+
+        return await toolloop.arun(self, model, messages, tools, max_steps=max_steps, parallel=parallel, **params)
 
     def batch(
         self, model: str, conversations: Sequence[Any], *, max_workers: int = 4, **params: Any

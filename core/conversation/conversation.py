@@ -30,6 +30,7 @@ from .truncation import MessageCounter, counter_for, truncate
 
 if TYPE_CHECKING:
     from ..client.client import ChatStream, Client
+    from .toolloop import RunResult
 
 __all__ = ["Conversation", "ConversationStream", "FORMAT", "VERSION"]
 
@@ -194,6 +195,20 @@ class Conversation:
         inner = self.client.stream(target, self.context(user, model=target), **self._merged(params))
         return ConversationStream(self, inner, user)
 
+    def run(
+        self, content: Content, tools: Sequence[Any], *, model: Optional[str] = None, max_steps: int = 10,
+        **params: Any,
+    ) -> RunResult:
+        """One turn through the tool loop (:meth:`Client.run`): the model may call ``tools``
+        until it answers. On success the user message, every call and result and the answer are
+        appended; on any error (``MaxStepsError`` included) the history is unchanged."""
+        target = model or self._model()
+        user = _as_message(content)
+        result = self.client.run(target, self.context(user, model=target), tools=tools, max_steps=max_steps,
+                                 **self._merged(params))
+        self._commit([user, *result.messages], result.response, result.usage)
+        return result
+
     # -- saving --------------------------------------------------------------------------------
     def to_dict(self) -> Dict[str, Any]:
         """Everything needed to resume, as JSON-able data (not the client, nor the counter)."""
@@ -288,15 +303,16 @@ class Conversation:
             provider = None
         return counter_for(vendor_model or target, provider)
 
-    def _commit(self, messages: List[Message], reply: ChatResponse) -> None:
+    def _commit(self, messages: List[Message], reply: ChatResponse, usage: Optional[Usage] = None) -> None:
         with self._lock:
             self._history = self._history + messages
         self.last_response = reply
-        if reply.usage is not None:
+        used = usage or reply.usage
+        if used is not None:
             self.usage = Usage(
-                prompt_tokens=self.usage.prompt_tokens + reply.usage.prompt_tokens,
-                completion_tokens=self.usage.completion_tokens + reply.usage.completion_tokens,
-                total_tokens=self.usage.total_tokens + reply.usage.total_tokens,
+                prompt_tokens=self.usage.prompt_tokens + used.prompt_tokens,
+                completion_tokens=self.usage.completion_tokens + used.completion_tokens,
+                total_tokens=self.usage.total_tokens + used.total_tokens,
             )
 
 

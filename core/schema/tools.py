@@ -10,7 +10,7 @@ import re
 import typing
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Set, Tuple, Union
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, field_validator, model_validator
 
 __all__ = ["Tool", "ToolChoice", "ToolChoiceLike"]
 
@@ -29,6 +29,31 @@ class Tool(BaseModel):
     parameters: Dict[str, Any] = Field(default_factory=lambda: copy.deepcopy(_EMPTY_SCHEMA))
     #: OpenAI's strict structured-output flag; vendors without it ignore it.
     strict: Optional[bool] = None
+    # The Python function behind the tool (``from_function``, ``with_function``): what the tool
+    # loop runs. Not part of the schema: not dumped, not compared.
+    _function: Optional[Callable[..., Any]] = PrivateAttr(default=None)
+
+    @property
+    def function(self) -> Optional[Callable[..., Any]]:
+        """The function the tool loop calls for this tool (None for a schema-only tool)."""
+        return self._function
+
+    def with_function(self, fn: Callable[..., Any]) -> Tool:
+        """A copy of this tool that runs ``fn`` (for a hand-written schema)."""
+        if not callable(fn):
+            raise ValueError(f"with_function needs a callable, got {type(fn).__name__}")
+        copy_ = self.model_copy()
+        copy_._function = fn
+        return copy_
+
+    def __eq__(self, other: Any) -> bool:
+        # The schema is the tool's identity on the wire; the bound function is not compared.
+        if not isinstance(other, Tool):
+            return NotImplemented
+        return (self.name, self.description, self.parameters, self.strict) == (
+            other.name, other.description, other.parameters, other.strict)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
 
     @field_validator("name")
     @classmethod
@@ -100,7 +125,9 @@ class Tool(BaseModel):
             parameters["required"] = required
         if kept:
             parameters["$defs"] = {k: _strip_titles(v) for k, v in sorted(kept.items())}
-        return cls(name=name or _callable_name(fn), description=summary or None, parameters=parameters)
+        tool = cls(name=name or _callable_name(fn), description=summary or None, parameters=parameters)
+        tool._function = fn
+        return tool
 
 
 def _callable_name(fn: Any) -> str:
