@@ -41,6 +41,7 @@ _EXPORTS: Dict[str, str] = {
     "ProviderSettings": "provider.contract",
     "Credential": "provider.contract",
     "Token": "provider.contract",
+    "Capabilities": "provider.capabilities",
     "hookimpl": "plugins.hookspecs",
     "RetryPolicy": "client.retry",
     "Timeouts": "transport.http",
@@ -72,6 +73,7 @@ _EXPORTS: Dict[str, str] = {
 # tests/test_public_api.py checks it against _EXPORTS.
 __all__ = [
     "AuthenticationError",
+    "Capabilities",
     "ChatChunk",
     "ChatRequest",
     "ChatResponse",
@@ -196,6 +198,7 @@ if TYPE_CHECKING:
     from .schema.messages import ImagePart, Message, TextPart, ToolCall
     from .schema.validation import from_openai, to_openai
     from .plugins.manager import PluginConflictError, PluginWarning
+    from .provider.capabilities import Capabilities
     from .provider.contract import Credential, Provider, ProviderSettings, ProviderSpec, Token, WireRequest, WireResponse
     from .schema.request import ChatRequest, ResponseFormat
     from .schema.accumulator import StreamAccumulator

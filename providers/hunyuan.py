@@ -28,6 +28,7 @@ from llmplex.errors import (
     StreamInterruptedError,
 )
 from llmplex.plugins.hookspecs import hookimpl
+from llmplex.provider.capabilities import Capabilities
 from llmplex.schema.messages import ImagePart, Message, TextPart
 from llmplex.provider.contract import (
     Credential,
@@ -138,12 +139,28 @@ class Hunyuan(Provider):
     options ``language`` (``X-TC-Language``); ``base_url`` overrides the host.
     """
 
-    # 2023-09-01 ChatCompletions has no field for these (reference §2.4).
-    dropped_parameters = {
-        "max_tokens": "Hunyuan's ChatCompletions has no MaxTokens field",
-        "user": "Hunyuan's ChatCompletions has no end-user field",
-        "parallel_tool_calls": "Hunyuan's ChatCompletions has no ParallelToolCalls field",
-    }
+    # 2023-09-01 ChatCompletions (reference §2.4): no N, no ResponseFormat; a system message
+    # only first; Temperature [0, 2], TopP [0, 1]; no field for the dropped ones, which only
+    # bound cost or steer sampling. Images go in Contents (by URL or as a data: URL); which
+    # models accept them is the vendor's call (hunyuan-vision and friends).
+    capabilities = Capabilities(
+        image_url=True,
+        image_data=True,
+        system_messages="one",
+        dropped={
+            "max_tokens": "Hunyuan's ChatCompletions has no MaxTokens field",
+            "user": "Hunyuan's ChatCompletions has no end-user field",
+            "parallel_tool_calls": "Hunyuan's ChatCompletions has no ParallelToolCalls field",
+        },
+        hints={
+            "json_mode": "or use the hunyuan-openai preset",
+            "json_schema": "or use the hunyuan-openai preset",
+        },
+        notes={
+            "tool_choice": "'required' only with a single tool (sent as that tool: no documented 'required' mode)",
+            "stop": "Hunyuan stops after the stop string, OpenAI before it",
+        },
+    )
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
@@ -192,8 +209,9 @@ class Hunyuan(Provider):
         )
 
     def build_body(self, request: ChatRequest) -> Dict[str, Any]:
-        """The ``ChatCompletionsRequest`` JSON (PascalCase; unset fields omitted, as the SDK does)."""
-        self._refuse_unsupported(request)
+        """The ``ChatCompletionsRequest`` JSON (PascalCase; unset fields omitted, as the SDK does).
+
+        What ``capabilities`` lacks was refused by core before this is called."""
         body: Dict[str, Any] = {"Model": request.model, "Messages": self._messages(request.messages)}
         if request.stream:
             body["Stream"] = True
@@ -216,35 +234,10 @@ class Hunyuan(Provider):
         body.update(request.extra)
         return body
 
-    def _refuse_unsupported(self, request: ChatRequest) -> None:
-        # 2023-09-01 ChatCompletions has no N, ResponseFormat or MaxTokens (reference §2.4).
-        # Ignoring n or a JSON format would change what the caller gets back, so refuse those;
-        # max_tokens only bounds cost: it is in dropped_parameters (reported, not refused).
-        if request.n is not None and request.n > 1:
-            raise InvalidRequestError(
-                f"n: {self.name} returns one choice; drop n or call several times",
-                provider=self.name,
-                field="n",
-            )
-        if request.response_format is not None and request.response_format.type != "text":
-            raise InvalidRequestError(
-                f"response_format: {self.name} has no JSON mode; describe the format in the prompt "
-                "or use the hunyuan-openai preset",
-                provider=self.name,
-                field="response_format",
-            )
-
     def _messages(self, messages: List[Message]) -> List[Dict[str, Any]]:
         out: List[Dict[str, Any]] = []
         previous: Optional[Message] = None
         for index, message in enumerate(messages):
-            if message.role == "system" and index > 0:
-                raise InvalidRequestError(
-                    f"messages[{index}].role: {self.name} accepts a system message only as the first message; "
-                    "move it to the front",
-                    provider=self.name,
-                    field=f"messages[{index}].role",
-                )
             wire = self._message(message, index)
             if previous is not None and previous.role == message.role == "user" and not (previous.extra or message.extra):
                 # user and assistant must alternate (Messages docstring): two user turns in a

@@ -13,8 +13,9 @@ from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Tuple
 
 from llmplex.provider.error_mapping import status_error
 from llmplex.errors import InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
+from llmplex.provider.capabilities import Capabilities
 from llmplex.plugins.hookspecs import hookimpl
-from llmplex.schema.messages import ImagePart, Message
+from llmplex.schema.messages import Message
 from llmplex.schema.openai_format import message_to_openai, tool_choice_to_openai, tool_to_openai
 from llmplex.provider.contract import (
     Credential,
@@ -34,9 +35,20 @@ from llmplex.schema.accumulator import tool_call_from_vendor
 from llmplex.schema.response import ChatChunk, ChatResponse, FinishReason, ToolCallDelta, Usage
 from llmplex.transport.sse import SSEEvent
 
-__all__ = ["OpenAICompatible", "Preset", "PRESETS", "normalise_finish_reason", "parse_usage"]
+__all__ = ["OpenAICompatible", "Preset", "PRESETS", "OPENAI_CAPABILITIES", "normalise_finish_reason", "parse_usage"]
 
 ReasoningEcho = Literal["drop", "keep", "tool_turns"]
+
+#: What the chat-completions format carries: everything in the neutral schema. A compatible
+#: server that lacks a part says so in its preset's ``capabilities``. UNVERIFIED for most
+#: presets beyond what their doc pages list: the field is sent and the vendor decides.
+OPENAI_CAPABILITIES = Capabilities(
+    image_url=True,
+    image_data=True,
+    json_mode=True,
+    json_schema=True,
+    multiple_choices=True,
+)
 
 
 @dataclass(frozen=True)
@@ -51,15 +63,30 @@ class Preset:
     key_required: bool = True
     #: Send ``stream_options.include_usage`` when streaming (usage arrives in a last chunk).
     stream_usage: bool = True
-    #: Whether the endpoint accepts ``tool_choice``.
+    #: Whether the endpoint has a ``tool_choice`` field; without one only ``auto`` (the
+    #: default, not sent) is accepted.
     tool_choice: bool = True
     #: Whether image parts may be web URLs (Ollama takes base64 only).
     image_urls: bool = True
+    #: What the endpoint supports; ``tool_choice`` and ``image_urls`` above narrow it.
+    base_capabilities: Capabilities = OPENAI_CAPABILITIES
     #: What to do with ``reasoning_content`` on assistant turns sent back: OpenAI rejects it,
     #: DeepSeek and Moonshot require it (``""`` when absent) on tool-call turns in thinking mode.
     reasoning_echo: ReasoningEcho = "keep"
     #: Options applied before the user's config (e.g. a documented rate limit).
     default_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        caps = self.base_capabilities
+        if not self.tool_choice:
+            caps = caps.replace(
+                tool_choice=frozenset({"auto"}),
+                hints={**caps.hints, "tool_choice": f"{self.description} has no tool_choice field"},
+            )
+        if not self.image_urls:
+            caps = caps.replace(image_url=False)
+        return caps
 
 
 PRESETS: Tuple[Preset, ...] = (
@@ -175,6 +202,10 @@ class OpenAICompatible(Provider):
     def __init__(self, settings: ProviderSettings, preset: Preset) -> None:
         super().__init__(settings)
         self.preset = preset
+        self._capabilities = preset.capabilities
+
+    def capabilities_for(self, model: str) -> Capabilities:
+        return self._capabilities
 
     # -- request ---------------------------------------------------------------------------
     def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
@@ -210,16 +241,9 @@ class OpenAICompatible(Provider):
         }
         if request.tools:
             body["tools"] = [tool_to_openai(t) for t in request.tools]
-        if request.tool_choice is not None:
-            if preset.tool_choice:
-                body["tool_choice"] = tool_choice_to_openai(request.tool_choice)
-            elif request.tool_choice.mode != "auto":
-                raise InvalidRequestError(
-                    f"tool_choice: {self.name} does not support tool_choice={request.tool_choice.mode!r}; "
-                    "leave it unset (auto) or use another provider",
-                    provider=self.name,
-                    field="tool_choice",
-                )
+        # Core refused every form the preset lacks; without the field, "auto" is the default.
+        if request.tool_choice is not None and preset.tool_choice:
+            body["tool_choice"] = tool_choice_to_openai(request.tool_choice)
         if request.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = request.parallel_tool_calls
         for name in ("temperature", "top_p", "max_tokens", "stop", "seed", "n", "user"):
@@ -236,16 +260,6 @@ class OpenAICompatible(Provider):
         return body
 
     def _message(self, message: Message, index: int) -> Dict[str, Any]:
-        if not self.preset.image_urls and isinstance(message.content, list):
-            for position, part in enumerate(message.content):
-                if isinstance(part, ImagePart) and part.as_base64() is None:
-                    field_name = f"messages[{index}].content[{position}]"
-                    raise InvalidRequestError(
-                        f"{field_name}: {self.name} accepts images only as data, not web URLs; "
-                        "download the image and pass ImagePart(data=..., media_type=...)",
-                        provider=self.name,
-                        field=field_name,
-                    )
         wire = message_to_openai(message)
         echo = self.preset.reasoning_echo
         if echo == "drop":

@@ -14,7 +14,8 @@ is never retried nor moved to a fallback once a chunk has reached the caller.
 
 Per-call options, popped from the call's keyword arguments before the request is validated:
 ``timeout`` (read timeout in seconds, or a whole :class:`Timeouts`), ``total_timeout``,
-``max_retries``, ``retry`` (a :class:`RetryPolicy`) and ``rate_limit_wait`` (bool).
+``max_retries``, ``retry`` (a :class:`RetryPolicy`), ``rate_limit_wait`` (bool) and ``strict``
+(bool: refuse what the model's capabilities would drop; see ``llmplex.provider.capabilities``).
 Precedence: call, then the provider's own config table, then ``Client(retry=, timeouts=)``,
 then ``[defaults]``, then the built-in defaults (``docs/reliability.md``).
 """
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ..clock import Clock, SystemClock
@@ -42,14 +43,15 @@ from ..errors import (
 from ..provider.error_mapping import parse_retry_after
 from .observe import CallInfo, log_call, log_retry, logger, redact_wire
 from ..plugins.manager import Plugins, default_plugins
-from ..provider.contract import Provider, Token, WireRequest, WireResponse
+from ..provider.capabilities import Capabilities, admit, strict_option
+from ..provider.contract import Provider, ProviderSettings, Token, WireRequest, WireResponse
 from .ratelimit import RateLimiter, estimate_tokens
 from .redact import Redactor, install_log_filters, scrub_error
 from ..schema.request import ChatRequest
 from ..schema.accumulator import StreamAccumulator
 from ..schema.response import ChatChunk, ChatResponse
 from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
-from .settings import call_policy, call_timeouts, policy_from, pop_call_options, timeouts_from
+from .settings import _own, call_policy, call_timeouts, policy_from, pop_call_options, timeouts_from
 from ..transport.framing import bounded, decoded, sniff
 from ..transport.http import HttpTransport, Timeouts
 from ..schema.validation import make_request
@@ -95,8 +97,11 @@ class Client:
         transport: Optional[HttpTransport] = None,
         retry: Optional[RetryPolicy] = None,
         timeouts: Optional[Timeouts] = None,
+        strict: Optional[bool] = None,
     ) -> None:
         self.config = Config.load(config)
+        #: Refuse, instead of dropping with a warning, what a model's capabilities drop.
+        self.strict = strict
         self.clock: Clock = clock or SystemClock()
         self.plugins = plugins or default_plugins()
         self._http = transport
@@ -178,14 +183,30 @@ class Client:
         Print it with ``client.redacted(wire)`` to mask secrets. A provider with a token
         exchange fetches (or reuses) its token here.
         """
-        pop_call_options(params)
+        options = pop_call_options(params)
         provider, vendor_model = self._split(self.config.resolve_model(model)[0])
         params = self.config.call_params(model, 0, provider.name, params)
         request = make_request(vendor_model, messages, stream=stream, **params)
         try:
-            return self._build(provider, request, self.timeouts)
+            request, dropped = self._admit(provider, request, options)
+            return replace(self._build(provider, request, self.timeouts), warnings=tuple(dropped))
         except LLMError as exc:
             raise self._finish_error(exc, provider, request, 1, None)
+
+    def capabilities(self, model: str) -> Capabilities:
+        """What ``model`` (``provider/model`` or an alias: its first chain entry) supports.
+
+        Needs no credentials: a provider that is not configured is asked with none."""
+        target = self.config.resolve_model(model)[0]
+        try:
+            provider, vendor_model = self._split(target)
+        except ConfigError:
+            name, _, vendor_model = target.partition("/")
+            if not vendor_model:
+                raise
+            spec = self.plugins.get(self.config.implementation_of(name)).spec  # unknown names raise here
+            provider = spec.factory(ProviderSettings(name=name, base_url=spec.default_base_url))
+        return provider.capabilities_for(vendor_model)
 
     def redacted(self, wire: WireRequest) -> WireRequest:
         """``wire`` with every known secret masked (for printing and logs)."""
@@ -299,7 +320,10 @@ class Client:
             provider, vendor_model = self._split(target)
             entry_params = self.config.call_params(requested, position, provider.name, params)
             request = make_request(vendor_model, messages, stream=stream, **entry_params)
-            dropped = self._dropped(provider, request)
+            try:
+                request, dropped = self._admit(provider, request, options)
+            except LLMError as exc:
+                raise self._finish_error(exc, provider, request, 1, deadline)
             policy = call_policy(provider, self.config.defaults, self.retry, options)
             timeouts = call_timeouts(provider, self.config.defaults, self.timeouts, options)
             if deadline is None:
@@ -361,7 +385,7 @@ class Client:
     # -- one attempt -------------------------------------------------------------------------
     def _chat_once(self, job: _Attempt) -> ChatResponse:
         provider, request = job.provider, job.request
-        if not provider.supports_non_streaming:
+        if not provider.capabilities_for(request.model).non_streaming:
             streamed = _Attempt(provider, request.model_copy(update={"stream": True}), job.call, job.timeouts,
                                 job.deadline, job.wait)
             accumulator = StreamAccumulator(provider=provider.name, model=request.model)
@@ -470,15 +494,17 @@ class Client:
                 error.partial = accumulator.response(strict=False)
             raise error from None
 
-    def _dropped(self, provider: Provider, request: ChatRequest) -> List[str]:
-        """What ``provider`` will not send of ``request``; each is logged once per client."""
-        notes = provider.dropped(request)
+    def _admit(self, provider: Provider, request: ChatRequest, options: Mapping[str, Any]) -> Tuple[ChatRequest, List[str]]:
+        """``request`` checked against the model's capabilities; drops are logged once per client."""
+        defaults = self.config.defaults
+        strict = strict_option(options.get("strict"), _own(provider, defaults, "strict"), self.strict, defaults.get("strict"))
+        request, notes = admit(provider.capabilities_for(request.model), request, provider=provider.name, strict=strict)
         for note in notes:
             key = (provider.name, note.split(" ", 1)[0])
             if key not in self._warned:
                 self._warned.add(key)
                 logger.warning("llmplex: %s: %s", provider.name, note)
-        return notes
+        return request, notes
 
     def _build(self, provider: Provider, request: ChatRequest, timeouts: Timeouts) -> WireRequest:
         token = self._token(provider, request, timeouts)

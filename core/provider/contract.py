@@ -35,10 +35,12 @@ from ..errors import ConfigError, InvalidRequestError, LLMError
 from .error_mapping import status_error
 # Re-exported: plugins written against SPEC_VERSION 1 import these helpers from here.
 from .wire import capped, iter_dicts, json_dict, json_int, json_str, loads_or_none, parse_json_body
+from .capabilities import Capabilities, dropped_notes
 from ..schema.request import ChatRequest
 from ..schema.response import ChatChunk, ChatResponse
 
 __all__ = [
+    "Capabilities",
     "WireRequest",
     "WireResponse",
     "Credential",
@@ -78,6 +80,9 @@ class WireRequest:
     #: What masks secrets in ``repr()`` (the client sets its own redactor); the fields above
     #: keep the exact bytes on purpose.
     redactor: Optional[_Masker] = field(default=None, repr=False, compare=False)
+    #: What ``prepare`` left out (parameters the model's capabilities drop), one sentence each.
+    #: Set by the client, never by a provider; not part of what is sent.
+    warnings: Tuple[str, ...] = ()
 
     @property
     def json(self) -> Any:
@@ -202,15 +207,11 @@ class Provider:
 
     #: The contract version this provider was written for; the host refuses others.
     spec_version: ClassVar[int] = SPEC_VERSION
-    #: Whether the vendor can answer without streaming; if not, ``chat`` streams and assembles.
-    supports_non_streaming: ClassVar[bool] = True
-    #: Request parameters the vendor has no field for and that only tune sampling or bound
-    #: cost, with the reason: they are not sent, and the call reports it in
-    #: ``ChatResponse.warnings`` (and logs it once per client) instead of failing, so portable
-    #: code keeps working. A parameter whose absence would change the shape of the answer
-    #: (``n``, ``response_format``, ``stop``, a forced tool choice, images) is refused by
-    #: ``build_request`` with ``InvalidRequestError`` instead.
-    dropped_parameters: ClassVar[Mapping[str, str]] = {}
+    #: What the vendor supports (``llmplex.provider.capabilities``). Core enforces it before
+    #: ``build_request``: what is missing is refused with ``InvalidRequestError``, what is
+    #: listed in ``dropped`` is removed and reported in ``ChatResponse.warnings``. With
+    #: ``non_streaming=False``, ``chat`` streams and assembles.
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
@@ -263,13 +264,14 @@ class Provider:
     def parse_token(self, response: WireResponse, *, now: float) -> Token:
         raise self._missing("parse_token")
 
+    # -- optional: declared support ----------------------------------------------------------
+    def capabilities_for(self, model: str) -> Capabilities:
+        """The declaration for ``model``; override where models differ (versions, vision models)."""
+        return self.capabilities
+
     def dropped(self, request: ChatRequest) -> List[str]:
         """Warnings for the parameters of ``request`` this provider will not send."""
-        return [
-            f"{name} was not sent: {reason}"
-            for name, reason in self.dropped_parameters.items()
-            if getattr(request, name, None) is not None
-        ]
+        return dropped_notes(self.capabilities_for(request.model), request)
 
     # -- secrets ---------------------------------------------------------------------------
     def secrets(self) -> List[str]:

@@ -54,7 +54,7 @@ class ChatResponse(BaseModel):
     #: How many attempts the call took (1 = no retry).
     attempts: int = 1
     #: Parameters of the request the provider could not send (see
-    #: ``Provider.dropped_parameters``), one sentence each.
+    #: ``Capabilities.dropped``), one sentence each.
     warnings: List[str] = Field(default_factory=list)
 
     @property

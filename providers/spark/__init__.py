@@ -17,6 +17,7 @@ from typing import Callable, Optional
 
 from llmplex.errors import ConfigError, LLMError, ProtocolError
 from llmplex.plugins.hookspecs import hookimpl
+from llmplex.provider.capabilities import Capabilities
 from llmplex.provider.contract import Credential, Provider, ProviderSpec, WireRequest, WireResponse
 from llmplex.provider.wire import parse_json_body
 from llmplex.schema.request import ChatRequest
@@ -27,7 +28,7 @@ from llmplex.signing.spark import sign_spark_url
 from .errors import handshake_error
 from .frames import SparkStreamParser, build_frame
 from .http import spark_http_spec
-from .versions import VERSIONS, SparkVersion, resolve_endpoint
+from .versions import VERSIONS, SparkVersion, capabilities_of, find_version, resolve_endpoint, SPARK_CAPABILITIES
 
 __all__ = ["Spark", "SPEC", "VERSIONS", "SparkVersion", "SparkStreamParser", "register_providers"]
 
@@ -35,13 +36,13 @@ __all__ = ["Spark", "SPEC", "VERSIONS", "SparkVersion", "SparkStreamParser", "re
 class Spark(Provider):
     """Translator for Spark's WebSocket chat API. Pure: the client does the I/O and the clock."""
 
-    # Spark only streams; ``chat`` streams and assembles (spark-ai-python does the same).
-    supports_non_streaming = False
-    # The WS frame has no field for these (reference §1.4); they only tune sampling.
-    dropped_parameters = {
-        "top_p": "Spark's WebSocket API has no top_p (extra={'top_k': 1..6} exists)",
-        "seed": "Spark's WebSocket API has no seed",
-    }
+    capabilities = SPARK_CAPABILITIES
+
+    def capabilities_for(self, model: str) -> Capabilities:
+        version = find_version(model)
+        if version is None:  # a newer version configured by url/domain: the common declaration
+            return self.capabilities
+        return capabilities_of(version)
 
     def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
         """A ``GET`` of the signed ``wss://`` URL whose body is the first frame (JSON)."""

@@ -11,7 +11,7 @@ import re
 from typing import Any, Dict, List, Optional
 
 from llmplex.errors import InvalidRequestError, ProtocolError, StreamInterruptedError
-from llmplex.schema.messages import ImagePart, Message, parse_arguments
+from llmplex.schema.messages import Message, parse_arguments
 from llmplex.provider.contract import iter_dicts
 from llmplex.provider.wire import capped, loads
 from llmplex.schema.request import ChatRequest
@@ -48,15 +48,18 @@ _LAST = 2  # header.status / choices.status of the final frame
 
 
 def build_frame(request: ChatRequest, *, app_id: str, endpoint: Endpoint, provider: str) -> Dict[str, Any]:
-    """The first (and only) frame of a call, as a JSON-ready dict in the doc's key order."""
-    _refuse_unsupported(request, provider)
+    """The first (and only) frame of a call, as a JSON-ready dict in the doc's key order.
+
+    What the version's capabilities lack (stop, n, JSON mode, forcing a call, images, functions
+    on Lite) was refused by core before this is called."""
     version = endpoint.version
     header: Dict[str, Any] = {"app_id": app_id}
     if request.user is not None:
         header["uid"] = request.user
     chat: Dict[str, Any] = {"domain": endpoint.domain}
     if request.temperature is not None:
-        # The WS range is (0, 1]; the HTTP API's is [0, 2] (§1.4, §1.8).
+        # The WS range is (0, 1]; the HTTP API's is [0, 2] (§1.4, §1.8). Core checked [0, 1]:
+        # only the open lower bound is left, which a closed range cannot declare.
         if not 0.0 < request.temperature <= 1.0:
             raise _invalid(
                 provider,
@@ -75,12 +78,6 @@ def build_frame(request: ChatRequest, *, app_id: str, endpoint: Endpoint, provid
         "message": {"text": _messages(request.messages, system=version.system if version else True, provider=provider)}
     }
     if request.tools and not (request.tool_choice is not None and request.tool_choice.mode == "none"):
-        if version is not None and not version.functions:
-            raise _invalid(
-                provider,
-                "tools",
-                f"Spark {version.name} has no function calling; use max or 4.0Ultra, or the spark-http preset",
-            )
         payload["functions"] = {"text": [_function(tool) for tool in request.tools]}
     frame: Dict[str, Any] = {"header": header, "parameter": {"chat": chat}, "payload": payload}
     _merge_extra(frame, request.extra, provider)
@@ -88,29 +85,6 @@ def build_frame(request: ChatRequest, *, app_id: str, endpoint: Endpoint, provid
     if uid is not None and (not isinstance(uid, str) or len(uid) > _UID_MAX):
         raise _invalid(provider, "user", f"Spark's header.uid must be a string of at most {_UID_MAX} characters")
     return frame
-
-
-def _refuse_unsupported(request: ChatRequest, provider: str) -> None:
-    # Spark's WS frame has no field for these (§1.4), and going without them would change the
-    # shape of the answer, so say so and point at what exists. top_p and seed only tune
-    # sampling: Spark.dropped_parameters reports them instead.
-    if request.stop_list():
-        raise _invalid(provider, "stop", "Spark's WebSocket API has no stop sequences")
-    if request.n is not None and request.n > 1:
-        raise _invalid(provider, "n", "Spark returns one choice per call; send several calls instead")
-    if request.response_format is not None and request.response_format.type != "text":
-        raise _invalid(
-            provider, "response_format", "Spark's WebSocket API has no JSON mode; use the spark-http preset"
-        )
-    choice = request.tool_choice
-    if choice is not None and choice.mode in ("required", "tool"):
-        # There is no tool_choice on the WS API: the model alone decides whether to call.
-        raise _invalid(
-            provider,
-            "tool_choice",
-            f"Spark's WebSocket API cannot force a call ({choice.mode!r}); leave it unset or use spark-http",
-        )
-    # parallel_tool_calls needs no check: Spark makes at most one call per reply (§1.5).
 
 
 def _invalid(provider: str, field: str, reason: str) -> InvalidRequestError:
@@ -166,14 +140,7 @@ def _messages(messages: List[Message], *, system: bool, provider: str) -> List[D
 
 
 def _text(message: Message, index: int, provider: str) -> str:
-    for position, part in enumerate(message.parts):
-        if isinstance(part, ImagePart):
-            field = f"messages[{index}].content[{position}]"
-            raise InvalidRequestError(
-                f"{field}: Spark's chat models take text only; image understanding is a separate iFlytek product",
-                provider=provider,
-                field=field,
-            )
+    # Images never get here: the capabilities declare none, so core refused them.
     return message.text
 
 

@@ -11,8 +11,18 @@ from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from llmplex.errors import ConfigError
+from llmplex.provider.capabilities import Capabilities
 
-__all__ = ["SparkVersion", "Endpoint", "VERSIONS", "find_version", "resolve_endpoint", "known_models"]
+__all__ = [
+    "SparkVersion",
+    "Endpoint",
+    "VERSIONS",
+    "SPARK_CAPABILITIES",
+    "capabilities_of",
+    "find_version",
+    "resolve_endpoint",
+    "known_models",
+]
 
 
 @dataclass(frozen=True)
@@ -137,3 +147,65 @@ def _option(options: Mapping[str, Any], key: str, provider: str) -> Optional[str
             field=f"providers.{provider}.{key}",
         )
     return value.strip()
+
+
+_NO_FORCING = "Spark's WebSocket API has no tool_choice: the model alone decides; use spark-http to force a call"
+_TEXT_ONLY = "Spark's chat models take text only; image understanding is a separate iFlytek product"
+
+#: What the WebSocket chat API supports (reference §1.4, §1.5, §1.7): it only streams (``chat``
+#: streams and assembles, as spark-ai-python does), makes at most one function call per reply,
+#: has no stop, n, JSON mode or images, and its frame has no field for top_p and seed, which
+#: only tune sampling and are dropped.
+SPARK_CAPABILITIES = Capabilities(
+    non_streaming=False,
+    parallel_tool_calls=False,
+    tool_choice=frozenset({"auto", "none"}),
+    stop=False,
+    seed=False,
+    temperature=(0.0, 1.0),
+    top_p=None,
+    dropped={
+        "top_p": "Spark's WebSocket API has no top_p (extra={'top_k': 1..6} exists)",
+        "seed": "Spark's WebSocket API has no seed",
+    },
+    hints={
+        "tool_choice": _NO_FORCING,
+        "json_mode": "Spark's WebSocket API has no JSON mode; use the spark-http preset",
+        "json_schema": "use the spark-http preset",
+        "image_url": _TEXT_ONLY,
+        "image_data": _TEXT_ONLY,
+        "temperature": "the WebSocket range is (0, 1]; the spark-http preset takes 0 to 2",
+        "multiple_choices": "Spark returns one choice per call",
+        "stop": "Spark's WebSocket API has no stop sequences",
+    },
+    notes={
+        "system_messages": "leading system messages are joined into one; a later one is sent as a user turn",
+        "temperature": "0 itself is refused: the range is (0, 1]",
+        "tool_choice": "'none' is honoured by not sending the functions",
+    },
+)
+
+
+
+def _declare(version: SparkVersion) -> Capabilities:
+    caps = SPARK_CAPABILITIES
+    if not version.system:
+        caps = caps.replace(
+            notes={**caps.notes, "system_messages": "no system role: system messages are folded into the first user turn"}
+        )
+    if not version.functions:
+        caps = caps.replace(
+            tools=False,
+            hints={**caps.hints, "tools": f"Spark {version.name} has no function calling; use max or 4.0Ultra, or spark-http"},
+            notes={k: v for k, v in caps.notes.items() if k != "tool_choice"},
+        )
+    return caps
+
+
+_DECLARED: Dict[str, Capabilities] = {version.name: _declare(version) for version in VERSIONS}
+
+
+def capabilities_of(version: SparkVersion) -> Capabilities:
+    """The declaration for one version: Lite and two others lack functions and the system role
+    (§1.1, §1.7)."""
+    return _DECLARED.get(version.name) or _declare(version)

@@ -14,6 +14,7 @@ import llmplex
 import llmplex.providers.openai as openai_provider
 from llmplex import FixedClock, RetryPolicy, Timeouts, hookimpl
 from llmplex.plugins.manager import Plugins
+from llmplex.provider.capabilities import Capabilities
 from llmplex.provider.contract import ProviderSettings, ProviderSpec, Token, WireRequest, WireResponse
 from llmplex.providers.openai import PRESETS, OpenAICompatible
 from llmplex.transport.http import HttpStream, HttpTransport
@@ -348,7 +349,10 @@ def test_settings_repr_hides_credentials() -> None:
 # -- parameters a provider cannot send ------------------------------------------------------------
 def test_dropped_parameters_are_reported_on_the_response_and_logged_once(caplog: pytest.LogCaptureFixture) -> None:
     class NoSeed(OpenAICompatible):
-        dropped_parameters = {"seed": "this vendor has no seed", "user": "this vendor has no user field"}
+        def capabilities_for(self, model: str) -> Capabilities:
+            return self.preset.capabilities.replace(
+                dropped={"seed": "this vendor has no seed", "user": "this vendor has no user field"}
+            )
 
         def build_body(self, request: Any) -> Dict[str, Any]:
             body = super().build_body(request)

@@ -513,7 +513,7 @@ def test_parse_response_takes_a_json_array_of_frames() -> None:
         provider.parse_response(WireResponse(200, {}, b"{}"), request())
     with pytest.raises(StreamInterruptedError):
         provider.parse_response(WireResponse(200, {}, ("[" + frames("streamed_answer")[0] + "]").encode()), request())
-    assert isinstance(provider, Spark) and provider.supports_non_streaming is False
+    assert isinstance(provider, Spark) and provider.capabilities_for("4.0Ultra").non_streaming is False
 
 
 # --- property: the parser raises nothing but LLMError -----------------------------------------

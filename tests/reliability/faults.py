@@ -30,6 +30,7 @@ from llmplex.provider.error_mapping import status_error
 from llmplex.errors import LLMError, ProtocolError, StreamInterruptedError
 from llmplex.plugins.hookspecs import hookimpl
 from llmplex.plugins.manager import Plugins
+from llmplex.provider.capabilities import Capabilities
 from llmplex.provider.contract import Credential, Provider, ProviderSpec, WireRequest, WireResponse
 from llmplex.schema.request import ChatRequest
 from llmplex.schema.response import ChatChunk, ChatResponse, Usage
@@ -355,7 +356,7 @@ class FakeWS(Provider):
     """Talks a made-up WebSocket protocol. Like iFlytek Spark, it signs the URL: the query holds
     base64 of a string containing the API key (so the leak test sees a key inside base64)."""
 
-    supports_non_streaming = False
+    capabilities = Capabilities(non_streaming=False)
 
     def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
         key = self.settings.credential("api_key") or ""
