@@ -34,6 +34,7 @@ from ..errors import (
     AuthenticationError,
     ConfigError,
     ConnectionError,
+    InvalidRequestError,
     LLMError,
     ProtocolError,
     RateLimitError,
@@ -215,8 +216,14 @@ class Client:
     def chat(self, model: str, messages: Any, **params: Any) -> ChatResponse:
         """Send a conversation, return the whole reply. ``model`` is ``provider/model`` or an alias.
 
-        ``reply.provider`` and ``reply.model`` say which chain entry answered.
+        ``reply.provider`` and ``reply.model`` say which chain entry answered. With
+        ``response_model=SomeModel``, ``reply.parsed`` is a validated instance
+        (``llmplex.conversation.structured``; ``structured_mode``, ``max_repairs``).
         """
+        if params.get("response_model") is not None:
+            from ..conversation import structured
+
+            return structured.chat(self, model, messages, **params)
         options = pop_call_options(params)
         calls = self._execute(self.config.resolve_model(model), model, messages, params, options, stream=False)
         while True:
@@ -228,6 +235,11 @@ class Client:
 
     def stream(self, model: str, messages: Any, **params: Any) -> ChatStream:
         """Stream a reply. Iterate for ``ChatChunk``s; ``.response`` holds the assembled reply."""
+        if params.get("response_model") is not None:
+            raise InvalidRequestError(
+                "response_model: structured output validates the whole reply; use chat(), not stream()",
+                field="response_model",
+            )
         options = pop_call_options(params)
         return ChatStream(self, self.config.resolve_model(model), messages, params, options, requested=model)
 

@@ -376,6 +376,10 @@ def _as_message(content: Content) -> Message:
 def _history_message(reply: ChatResponse) -> Message:
     """The assistant message to keep: a structured reply obtained through a forced tool call is
     kept as its JSON text, so the history holds no call without a result."""
+    if reply.parsed is not None and reply.message.tool_calls:
+        from .structured import as_text_message
+
+        return as_text_message(reply)
     return reply.message
 
 

@@ -56,6 +56,8 @@ class ChatResponse(BaseModel):
     #: Parameters of the request the provider could not send (see
     #: ``Capabilities.dropped``), one sentence each.
     warnings: List[str] = Field(default_factory=list)
+    #: The reply validated into ``response_model`` (``client.chat(..., response_model=M)``).
+    parsed: Any = None
 
     @property
     def text(self) -> str:
