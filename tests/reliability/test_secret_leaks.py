@@ -87,6 +87,17 @@ class Evidence:
             self.add(f"{where}: raw", raw or "")
             self.add(f"{where}: partial", error.partial)
             self.add(f"{where}: vars", vars(error))
+        # The chain a debugger or error reporter walks, hidden (``from None``) links included:
+        # a requests exception keeps the prepared request, Authorization header and all.
+        seen = {id(error)}
+        link = error.__cause__ or error.__context__
+        while link is not None and id(link) not in seen:
+            seen.add(id(link))
+            self.add(f"{where}: chained {type(link).__name__}", repr(link) + str(link) + repr(vars(link)))
+            request = getattr(link, "request", None)
+            if request is not None:
+                self.add(f"{where}: chained request", f"{getattr(request, 'url', '')} {getattr(request, 'headers', '')}")
+            link = link.__cause__ or link.__context__
 
     def add_records(self, records: List[logging.LogRecord]) -> None:
         formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
@@ -156,6 +167,7 @@ def observe_client(evidence: Evidence, client: llmplex.Client, names: List[str])
             evidence.add_error(f"prepare {name}", exc)
             continue
         evidence.add(f"redacted wire {name}", client.redacted(wire))
+        evidence.add(f"prepared wire repr {name}", repr(wire))  # the exact bytes, masked in repr
 
 
 # -- cassettes -------------------------------------------------------------------------------------
@@ -369,3 +381,168 @@ def test_no_cassette_file_holds_a_secret() -> None:
         problems += [f"{path.relative_to(ROOT)}: key-shaped {m.group(0)[:40]!r}" for shape in KEY_SHAPES
                      for m in shape.finditer(text)]
     assert not problems
+
+
+# -- every form a secret takes in text -------------------------------------------------------------
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from llmplex.client import redact  # noqa: E402
+
+# Key-like text plus everything that changes under escaping or encoding: quotes, backslashes,
+# newlines (a key file's trailing one), '%', '+', '/', spaces, non-ASCII and control characters.
+SECRET_CHARS = st.sampled_from(list("AZaz09-_.~") + list("\n\t\r'\"\\%+/=& :;,") + ["é", "密", "\x00", "\x7f", "😀"])
+SECRETS = st.text(SECRET_CHARS | st.characters(min_codepoint=33, max_codepoint=126), min_size=8, max_size=40).filter(
+    lambda s: "*" not in s and s.strip(" ") == s
+)
+
+
+def text_forms(secret: str) -> List[str]:
+    """How ``secret`` shows up in text, computed independently of the redactor."""
+    encoded = quote(secret, safe="")
+    return [
+        secret,
+        repr(secret)[1:-1],
+        repr(("'", secret))[7:-2],  # inside a container repr, beside a quote
+        ascii(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        str(secret.encode("utf-8", "surrogatepass"))[2:-1],
+        encoded,
+        re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded),  # lower-case hex
+        quote(secret),
+        quote_plus(secret),
+    ]
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(secret=SECRETS, before=st.text(max_size=6), after=st.text(max_size=6))
+def test_a_secret_is_masked_in_every_text_form(secret: str, before: str, after: str) -> None:
+    redactor = redact.Redactor([secret])
+    for form in text_forms(secret):
+        masked = redactor.text(f"{before}{form}{after}")
+        assert form not in masked, (form, masked)
+        assert secret not in masked
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(secret=SECRETS, prefix=st.binary(max_size=5), suffix=st.binary(max_size=5))
+def test_a_secret_is_masked_inside_any_base64_blob(secret: str, prefix: bytes, suffix: bytes) -> None:
+    raw = secret.encode("utf-8", "surrogatepass")
+    redactor = redact.Redactor([secret])
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        blob = encode(prefix + raw + suffix).decode()
+        # The characters of the blob that encode the secret's bytes alone.
+        start, end = -(-8 * len(prefix) // 6), (8 * (len(prefix) + len(raw))) // 6
+        core = blob[start:end]
+        assert core not in redactor.text(blob)
+        assert core not in redactor.text(quote(blob, safe=""))
+
+
+@pytest.mark.parametrize("key", [canary("openai", "api_key") + "\n", canary("openai", "api_key") + "'\"\\"])
+def test_a_key_with_characters_that_get_escaped_never_shows_escaped(key: str, caplog: pytest.LogCaptureFixture) -> None:
+    evidence = Evidence()
+    caplog.set_level(logging.DEBUG)
+    with faults.FaultServer([faults.completion()] * 3) as server:
+        client = make_client(evidence, {"openai-compatible": {"base_url": server.url + "/v1", "api_key": key}})
+        drive(client, "openai-compatible/leak-model", False, evidence)
+        observe_client(evidence, client, ["openai-compatible"])
+    evidence.add_records(caplog.records)
+    texts = [text for _, text in evidence.texts]
+    assert not [form for form in text_forms(key) for text in texts if form in text]
+
+
+def test_a_reflected_key_in_code_and_request_id_is_masked() -> None:
+    secret = canary("openai-compatible", "api_key")
+    reply = faults.json_reply(400, {"error": {"message": "bad key", "code": secret, "type": "invalid_request_error"}},
+                              {"x-request-id": f"req-{secret}"})
+    evidence = Evidence()
+    with faults.FaultServer([reply]) as server:
+        client = make_client(evidence, {"openai-compatible": {"base_url": server.url + "/v1"}})
+        with pytest.raises(llmplex.LLMError) as info:
+            client.chat("openai-compatible/leak-model", HI)
+    error = info.value
+    assert error.code is not None and secret not in str(error.code)  # old code: the key
+    assert error.request_id is not None and secret not in error.request_id
+    evidence.add_error("reflected", error)
+    assert not evidence.leaks()
+
+
+def test_an_errors_hidden_context_keeps_no_secret() -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    client = make_client(Evidence(), {"openai-compatible": {"base_url": f"http://127.0.0.1:{port}/v1?key={URL_SECRET}"}},
+                         retry=llmplex.RetryPolicy(max_retries=0))
+    with pytest.raises(llmplex.ConnectionError) as info:
+        client.chat("openai-compatible/leak-model", HI)
+    # Old code: __context__ was the requests ConnectionError, whose .request held the bearer key.
+    assert info.value.__context__ is None and info.value.__suppress_context__
+
+
+class _ShortKeyHeader:
+    """A plugin whose vendor takes a (short) credential in a header of its own."""
+
+    @llmplex.hookimpl
+    def register_providers(self, register: Any) -> None:
+        from llmplex.providers.openai import PRESETS, OpenAICompatible
+
+        class ShortKey(OpenAICompatible):
+            def build_request(self, request: Any, *, now: float, token: Any = None) -> Any:
+                wire = super().build_request(request, now=now, token=token)
+                headers = {k: v for k, v in wire.headers.items() if k != "Authorization"}
+                headers["X-Vendor-Key"] = self.settings.credential("api_key") or ""
+                headers["X-Vendor-Auth"] = f"Key {self.settings.credential('api_key')}"
+                return llmplex.WireRequest(wire.method, wire.url, headers, wire.body)
+
+        register(llmplex.ProviderSpec(name="shortkey", factory=lambda s: ShortKey(s, PRESETS[0]),
+                                      credentials=(llmplex.Credential("api_key", ()),),
+                                      default_base_url="http://127.0.0.1:9/v1"))
+
+
+@pytest.mark.parametrize("key", ["k", "k7", "abc", "abcd-123"])
+def test_a_header_carrying_a_credential_is_masked_whatever_its_length(key: str) -> None:
+    plugins = Plugins(autoload=False)
+    plugins.register_plugin(_ShortKeyHeader(), name="shortkey")
+    client = llmplex.Client({"providers": {"shortkey": {"api_key": key}}}, plugins=plugins, clock=FixedClock(0))
+    wire = client.prepare("shortkey/m", HI)
+    assert wire.headers["X-Vendor-Key"] == key  # the exact bytes stay available
+    for shown in (client.redacted(wire).headers, ):
+        assert shown["X-Vendor-Key"] == "***" and key not in shown["X-Vendor-Auth"]
+    assert f"'{key}'" not in repr(wire) and f"Key {key}'" not in repr(wire)
+    assert "Content-Type" in repr(wire) and "application/json" in repr(wire)  # others stay readable
+
+
+def test_the_wire_repr_masks_credentials_of_every_signing_scheme() -> None:
+    evidence = Evidence()
+    client = make_client(evidence, {})
+    for name, model in (("openai", "gpt-4o-mini"), ("hunyuan", "hunyuan-turbo"), ("spark", "4.0Ultra")):
+        wire = client.prepare(f"{name}/{model}", HI)
+        shown = repr(wire)
+        assert "CANARY" not in shown, shown  # old code: bearer key, SecretId and token, Spark api_key
+        assert wire.url in repr(client.prepare(f"{name}/{model}", HI).url)
+
+
+def test_the_log_filter_registry_shrinks_when_clients_go_away() -> None:
+    import gc
+
+    gc.collect()
+    before = redact.registry_size()
+    clients = []
+    for i in range(200):
+        client = llmplex.Client({"providers": {"deepseek": {"api_key": f"sk-llmplex-CANARY-short-lived-{i:04d}"}}})
+        client.provider("deepseek")
+        clients.append(client)
+    assert redact.registry_size() >= before + 200
+    del clients, client
+    gc.collect()
+    assert redact.registry_size() <= before  # old code: 200 clients' needles stayed for good
+    # A live client's secrets stay filtered.
+    alive = llmplex.Client({"providers": {"deepseek": {"api_key": "sk-llmplex-CANARY-still-alive-0000"}}})
+    alive.provider("deepseek")
+    record = logging.LogRecord("urllib3.connectionpool", logging.DEBUG, __file__, 1,
+                               "GET /?x=sk-llmplex-CANARY-still-alive-0000", None, None)
+    redact.RedactingFilter().filter(record)
+    assert "still-alive" not in record.getMessage()
