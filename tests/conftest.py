@@ -30,6 +30,9 @@ _VENDOR_ENV = (
     "SPARK_API_KEY",
     "SPARK_API_SECRET",
     "SPARK_API_PASSWORD",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
     "LLMPLEX_CONFIG",
 )
 
@@ -72,7 +75,7 @@ def vcr_config() -> Dict[str, Any]:
         "serializer": "llmplex-json",
         "path_transformer": lambda path: path if path.endswith(".json") else path + ".json",
         "record_mode": "none",
-        "filter_headers": ["authorization", "x-tc-token", "x-api-key"],
+        "filter_headers": ["authorization", "x-tc-token", "x-api-key", "x-goog-api-key"],
         "decode_compressed_response": True,
     }
 

@@ -13,12 +13,13 @@ __all__ = ["StreamAccumulator", "tool_call_from_vendor"]
 
 
 class _PendingCall:
-    __slots__ = ("id", "name", "arguments")
+    __slots__ = ("id", "name", "arguments", "state")
 
     def __init__(self) -> None:
         self.id = ""
         self.name = ""
         self.arguments: List[str] = []
+        self.state: Dict[str, Any] = {}
 
 
 class StreamAccumulator:
@@ -38,6 +39,7 @@ class StreamAccumulator:
         self.usage: Optional[Usage] = None
         self.raw: List[Any] = []
         self.chunks = 0
+        self.provider_state: Dict[str, Any] = {}
 
     def add(self, chunk: ChatChunk) -> None:
         self.chunks += 1
@@ -62,6 +64,10 @@ class StreamAccumulator:
                 slot.name = delta.name
             if delta.arguments:
                 slot.arguments.append(delta.arguments)
+            if delta.provider_state:
+                slot.state.update(delta.provider_state)
+        if chunk.provider_state:
+            self.provider_state.update(chunk.provider_state)
         if chunk.finish_reason is not None:
             self.finish_reason = chunk.finish_reason
             self.finish_reason_raw = chunk.finish_reason_raw
@@ -83,15 +89,17 @@ class StreamAccumulator:
             raw = "".join(slot.arguments)
             call_id = slot.id or f"call_{position}"
             try:
-                calls.append(ToolCall(id=call_id, name=slot.name, raw_arguments=raw))
+                calls.append(ToolCall(id=call_id, name=slot.name, raw_arguments=raw, provider_state=slot.state))
             except ValueError as exc:
                 bad = bad or f"tool call {slot.name!r} arguments are not a JSON object: {exc}"
-                calls.append(ToolCall(id=call_id, name=slot.name, arguments={}, raw_arguments=raw))
+                calls.append(ToolCall(id=call_id, name=slot.name, arguments={}, raw_arguments=raw,
+                                      provider_state=slot.state))
         message = Message(
             role="assistant",
             content=self.text if (self._text or not calls) else None,
             tool_calls=calls or None,
             reasoning_content="".join(self._reasoning) or None,
+            provider_state=self.provider_state,
         )
         response = ChatResponse(
             id=self.id,

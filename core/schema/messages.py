@@ -193,6 +193,8 @@ class ToolCall(BaseModel):
     raw_arguments: str = ""
     #: Vendor-only keys of the call (e.g. Gemini's ``extra_content``), passed through untouched.
     extra: Dict[str, Any] = Field(default_factory=dict)
+    #: Opaque state a vendor needs back on later turns (see ``Message.provider_state``).
+    provider_state: Dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -261,6 +263,12 @@ class Message(BaseModel):
     reasoning_content: Optional[str] = None
     #: Vendor-only keys of the message, passed through untouched.
     extra: Dict[str, Any] = Field(default_factory=dict)
+    #: Opaque state a vendor needs back on later turns (Anthropic's signed thinking blocks,
+    #: Gemini's thought signatures), keyed by the wire format that produced it (``"anthropic"``).
+    #: Unlike ``extra`` it is never put on the wire as it is: only the translator that owns a key
+    #: reads that entry, so a history can move between providers without one vendor's private
+    #: fields reaching another.
+    provider_state: Dict[str, Any] = Field(default_factory=dict)
     # Keys of NULLABLE_KEYS that the source dict held as explicit nulls (for exact round trips).
     _null_keys: FrozenSet[str] = PrivateAttr(default_factory=frozenset)
 

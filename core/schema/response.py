@@ -76,6 +76,8 @@ class ToolCallDelta(BaseModel):
     id: Optional[str] = None
     name: Optional[str] = None
     arguments: str = ""
+    #: Merged into the assembled call's ``ToolCall.provider_state`` (later deltas win per key).
+    provider_state: Dict[str, Any] = Field(default_factory=dict)
 
 
 class ChatChunk(BaseModel):
@@ -91,6 +93,8 @@ class ChatChunk(BaseModel):
     id: Optional[str] = None
     model: Optional[str] = None
     raw: Any = None
+    #: Merged into the assembled message's ``Message.provider_state`` (later chunks win per key).
+    provider_state: Dict[str, Any] = Field(default_factory=dict)
 
     @classmethod
     def unchecked(
@@ -105,6 +109,7 @@ class ChatChunk(BaseModel):
         id: Optional[str] = None,  # noqa: A002 - the field's name
         model: Optional[str] = None,
         raw: Any = None,
+        provider_state: Optional[Dict[str, Any]] = None,
     ) -> ChatChunk:
         """A chunk built without validation, for stream parsers whose values are already typed.
 
@@ -123,6 +128,7 @@ class ChatChunk(BaseModel):
             "id": id,
             "model": model,
             "raw": raw,
+            "provider_state": provider_state if provider_state is not None else {},
         }
         object.__setattr__(chunk, "__dict__", values)
         object.__setattr__(chunk, "__pydantic_fields_set__", set(values))
@@ -137,7 +143,8 @@ class ChatChunk(BaseModel):
         message = reply.message
         calls = [
             ToolCallDelta(index=i, id=call.id, name=call.name,
-                          arguments=call.raw_arguments or json.dumps(call.arguments, ensure_ascii=False))
+                          arguments=call.raw_arguments or json.dumps(call.arguments, ensure_ascii=False),
+                          provider_state=call.provider_state)
             for i, call in enumerate(message.tool_calls or [])
         ]
         return cls(
@@ -150,4 +157,5 @@ class ChatChunk(BaseModel):
             id=reply.id,
             model=reply.model,
             raw=reply.raw,
+            provider_state=message.provider_state,
         )

@@ -360,7 +360,7 @@ KEY_SHAPES = [
     re.compile(r"sk-(?!EXAMPLE|llmplex)[A-Za-z0-9_-]{20,}"),
     re.compile(r"AKID[A-Za-z0-9]{13,}"),
     re.compile(r"(?i)bearer\s+(?!\*|<|EXAMPLE)[A-Za-z0-9._~+/-]{20,}"),
-    re.compile(r"(?i)\"(?:authorization|x-api-key|api-key|x-tc-token)\"\s*:\s*\[?\s*\"(?!\*|<|EXAMPLE|REDACTED)[^\"]{8,}"),
+    re.compile(r"(?i)\"(?:authorization|x-api-key|x-goog-api-key|api-key|x-tc-token)\"\s*:\s*\[?\s*\"(?!\*|<|EXAMPLE|REDACTED)[^\"]{8,}"),
 ]
 
 
