@@ -27,19 +27,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 from llmplex.errors import InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
 from llmplex.plugins.hookspecs import hookimpl
 from llmplex.provider.call_ids import wire_call_id
-from llmplex.provider.contract import (
-    Credential,
-    Provider,
-    ProviderSettings,
-    ProviderSpec,
-    WireRequest,
-    WireResponse,
-    iter_dicts,
-    json_dict,
-    json_int,
-    json_str,
-    parse_json_body,
-)
+from llmplex.provider.contract import Credential, Provider, ProviderSettings, ProviderSpec, WireRequest, WireResponse
+from llmplex.provider.wire import dumps, iter_dicts, json_dict, json_int, json_str, loads, loads_or_none, parse_json_body
 from llmplex.provider.error_mapping import status_error
 from llmplex.schema.accumulator import tool_call_from_vendor
 from llmplex.schema.messages import ImagePart, Message, TextPart
@@ -128,10 +117,6 @@ def parse_usage(data: Any, *, base: Optional[Dict[str, Any]] = None) -> Optional
     )
 
 
-def _compact(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
 class Anthropic(Provider):
     """Translator for Anthropic's Messages API. Pure: no I/O, no clock.
 
@@ -190,7 +175,7 @@ class Anthropic(Provider):
             method="POST",
             url=f"{base_url}/v1/messages",
             headers=headers,
-            body=_compact(self.build_body(request)),
+            body=dumps(self.build_body(request)),
             framing="sse" if request.stream else "json",
         )
 
@@ -328,10 +313,7 @@ class Anthropic(Provider):
         return AnthropicStreamParser(self, request)
 
     def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
-        try:
-            data = json.loads(response.body.decode("utf-8-sig")) if response.body.strip() else {}
-        except ValueError:
-            data = {}
+        data = loads_or_none(response.body)
         return self._error(response.status, data if isinstance(data, dict) else {}, response.headers, request,
                            raw=response.body)
 
@@ -493,10 +475,7 @@ class AnthropicStreamParser:
         if self.done or event.event == "ping":
             return []
         name = self.provider.name
-        try:
-            payload = json.loads(event.data)
-        except ValueError:
-            raise ProtocolError(f"{name} stream event is not JSON", provider=name, raw=event.data) from None
+        payload = loads(event.data, provider=name, what="stream event")
         if not isinstance(payload, dict):
             raise ProtocolError(f"{name} stream event is not an object", provider=name, raw=event.data)
         kind = payload.get("type") or event.event
