@@ -10,7 +10,7 @@ the tests run as an oracle. Decisions the API leaves to the client:
 * Auth is ``x-api-key``, the header the API reference documents. The SDK 2.x sends
   ``Authorization: Bearer`` instead; the API accepts both.
 * ``max_tokens`` is required by the API: when the request has none, :data:`DEFAULT_MAX_TOKENS`
-  (or ``options.max_tokens``) is sent.
+  is sent (``max_tokens`` in ``[providers.anthropic]`` sets a different default).
 * System messages, wherever they are, become the top-level ``system`` (in order).
 * Thinking blocks (and any other block the neutral schema has no field for, such as server-tool
   blocks) are kept in ``Message.provider_state["anthropic"]`` with their positions and sent back
@@ -120,21 +120,14 @@ def parse_usage(data: Any, *, base: Optional[Dict[str, Any]] = None) -> Optional
 class Anthropic(Provider):
     """Translator for Anthropic's Messages API. Pure: no I/O, no clock.
 
-    Settings: credential ``api_key``; options ``api_version``, ``max_tokens`` (the default when
-    a request has none), ``beta`` (``anthropic-beta`` values, a string or a list), ``headers``.
+    Settings: credential ``api_key``; options ``api_version``, ``beta`` (``anthropic-beta``
+    values, a string or a list), ``headers``. A ``max_tokens`` in the provider's config table is
+    a default request parameter like any other and wins over :data:`DEFAULT_MAX_TOKENS`.
     """
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
         self.api_version = str(settings.options.get("api_version") or API_VERSION)
-        default = settings.options.get("max_tokens", DEFAULT_MAX_TOKENS)
-        if isinstance(default, bool) or not isinstance(default, int) or default <= 0:
-            raise InvalidRequestError(
-                f"{self.name}: options.max_tokens must be a positive integer, got {default!r}",
-                provider=self.name,
-                field=f"providers.{self.name}.max_tokens",
-            )
-        self.default_max_tokens = default
 
     @property
     def takes_sampling(self) -> bool:
@@ -184,7 +177,7 @@ class Anthropic(Provider):
         system, messages = self._messages(request.messages)
         body: Dict[str, Any] = {
             "model": request.model,
-            "max_tokens": request.max_tokens if request.max_tokens is not None else self.default_max_tokens,
+            "max_tokens": request.max_tokens if request.max_tokens is not None else DEFAULT_MAX_TOKENS,
         }
         if system is not None:
             body["system"] = system
@@ -595,6 +588,11 @@ SPEC = ProviderSpec(
     credentials=(Credential("api_key", ("ANTHROPIC_API_KEY",)),),
     default_base_url=DEFAULT_BASE_URL,
     description="Anthropic Messages API (Claude)",
+    options={
+        "api_version": f"anthropic-version to send (default {API_VERSION}; {LEGACY_API_VERSION} takes temperature/top_p)",
+        "beta": "anthropic-beta values (a string or a list)",
+        "headers": "extra HTTP headers",
+    },
 )
 
 
