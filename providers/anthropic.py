@@ -26,6 +26,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from llmplex.errors import InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
 from llmplex.plugins.hookspecs import hookimpl
+from llmplex.provider.capabilities import Capabilities
 from llmplex.provider.call_ids import wire_call_id
 from llmplex.provider.contract import Credential, Provider, ProviderSettings, ProviderSpec, WireRequest, WireResponse
 from llmplex.provider.wire import dumps, iter_dicts, json_dict, json_int, json_str, loads, loads_or_none, parse_json_body
@@ -40,6 +41,7 @@ from llmplex.transport.sse import SSEEvent
 __all__ = [
     "Anthropic",
     "SPEC",
+    "CAPABILITIES",
     "API_VERSION",
     "LEGACY_API_VERSION",
     "DEFAULT_MAX_TOKENS",
@@ -117,6 +119,34 @@ def parse_usage(data: Any, *, base: Optional[Dict[str, Any]] = None) -> Optional
     )
 
 
+_SAMPLING_DROPPED = (
+    f"anthropic-version {API_VERSION} rejects it with a 400; set options.api_version = "
+    f"{LEGACY_API_VERSION!r} to send it"
+)
+_NO_SEED = "Anthropic's Messages API has no seed"
+
+CAPABILITIES = Capabilities(
+    image_url=True,
+    image_data=True,
+    json_mode=False,
+    json_schema=True,
+    multiple_choices=False,
+    seed=False,
+    system_messages="many",
+    temperature=None,
+    top_p=None,
+    dropped={"seed": _NO_SEED, "temperature": _SAMPLING_DROPPED, "top_p": _SAMPLING_DROPPED},
+    hints={"json_mode": "pass response_format={'type': 'json_schema', ...}: Anthropic's output_config.format"},
+    notes={
+        "system_messages": "all system messages go to the top-level system, in order",
+        "tool_choice": "required is {'type': 'any'}; parallel_tool_calls=False is disable_parallel_tool_use",
+        "json_schema": "output_config.format",
+    },
+)
+#: ``api_version = "2023-06-01"``: sampling parameters are sent (temperature 0 to 1).
+LEGACY_CAPABILITIES = CAPABILITIES.replace(temperature=(0.0, 1.0), top_p=(0.0, 1.0), dropped={"seed": _NO_SEED})
+
+
 class Anthropic(Provider):
     """Translator for Anthropic's Messages API. Pure: no I/O, no clock.
 
@@ -124,6 +154,8 @@ class Anthropic(Provider):
     values, a string or a list), ``headers``. A ``max_tokens`` in the provider's config table is
     a default request parameter like any other and wins over :data:`DEFAULT_MAX_TOKENS`.
     """
+
+    capabilities = CAPABILITIES
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
@@ -134,18 +166,10 @@ class Anthropic(Provider):
         """Whether the pinned version accepts ``temperature``/``top_p`` (only 2023-06-01 does)."""
         return self.api_version == LEGACY_API_VERSION
 
-    def dropped(self, request: ChatRequest) -> List[str]:
-        notes = []
-        if request.seed is not None:
-            notes.append("seed was not sent: Anthropic's Messages API has no seed")
-        if not self.takes_sampling:
-            for name in ("temperature", "top_p"):
-                if getattr(request, name) is not None:
-                    notes.append(
-                        f"{name} was not sent: anthropic-version {self.api_version} rejects it "
-                        f"(set options.api_version = {LEGACY_API_VERSION!r} to send it)"
-                    )
-        return notes
+    def capabilities_for(self, model: str) -> Capabilities:
+        if self.takes_sampling:
+            return LEGACY_CAPABILITIES
+        return self.capabilities
 
     # -- request ---------------------------------------------------------------------------
     def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
@@ -173,7 +197,6 @@ class Anthropic(Provider):
         )
 
     def build_body(self, request: ChatRequest) -> Dict[str, Any]:
-        self._refuse(request)
         system, messages = self._messages(request.messages)
         body: Dict[str, Any] = {
             "model": request.model,
@@ -205,19 +228,6 @@ class Anthropic(Provider):
             body["stream"] = True
         body.update(request.extra)
         return body
-
-    def _refuse(self, request: ChatRequest) -> None:
-        """What changes the answer and has no Anthropic field: refused, never silently dropped."""
-        if request.n is not None and request.n > 1:
-            raise self._invalid("n", "Anthropic returns one reply per request; make n separate calls")
-        if request.response_format is not None and request.response_format.type == "json_object":
-            raise self._invalid(
-                "response_format",
-                "Anthropic has no JSON mode; pass response_format={'type': 'json_schema', ...} "
-                "(output_config.format) or force a tool",
-            )
-        if self.takes_sampling and request.temperature is not None and request.temperature > 1.0:
-            raise self._invalid("temperature", f"Anthropic's temperature is 0 to 1, got {request.temperature}")
 
     def _invalid(self, field: str, reason: str) -> InvalidRequestError:
         return InvalidRequestError(f"{field}: {reason}", provider=self.name, field=field)

@@ -203,13 +203,20 @@ def test_thinking_blocks_go_back_where_they_were() -> None:
 
 
 def test_sampling_parameters_follow_the_pinned_version() -> None:
-    reply = client().prepare("anthropic/m", [{"role": "user", "content": "q"}], temperature=0.3, top_p=0.9).json
-    assert "temperature" not in reply and "top_p" not in reply
+    wire = client().prepare("anthropic/m", [{"role": "user", "content": "q"}], temperature=0.3, top_p=0.9, seed=1)
+    assert "temperature" not in wire.json and "top_p" not in wire.json and "seed" not in wire.json
+    assert [w.split(" ", 1)[0] for w in wire.warnings] == ["seed", "temperature", "top_p"]
+    with pytest.raises(llmplex.InvalidRequestError) as info:
+        client().prepare("anthropic/m", [{"role": "user", "content": "q"}], temperature=0.3, strict=True)
+    assert info.value.field == "temperature"
     legacy = client(api_version="2023-06-01").prepare(
         "anthropic/m", [{"role": "user", "content": "q"}], temperature=0.3, top_p=0.9
     )
     assert legacy.headers["anthropic-version"] == "2023-06-01"
     assert legacy.json["temperature"] == 0.3 and legacy.json["top_p"] == 0.9
+    with pytest.raises(llmplex.InvalidRequestError) as info:
+        client(api_version="2023-06-01").prepare("anthropic/m", [{"role": "user", "content": "q"}], temperature=1.5)
+    assert info.value.field == "temperature"
 
 
 def test_default_max_tokens_is_configurable() -> None:
