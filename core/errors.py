@@ -29,10 +29,7 @@ secrets before an error leaves it.
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING, Any, ClassVar, Optional, Union
-
-if TYPE_CHECKING:
-    from .schema.response import ChatResponse
+from typing import Any, ClassVar, Optional, Union
 
 __all__ = [
     "LLMError",
@@ -72,7 +69,8 @@ class LLMError(Exception):
         code: Optional[Union[str, int]] = None,
         request_id: Optional[str] = None,
         raw: Optional[Union[bytes, str]] = None,
-        partial: Optional[ChatResponse] = None,
+        # A ChatResponse; typed Any because the schema's models raise these errors (no import cycle).
+        partial: Optional[Any] = None,
         retry_after: Optional[float] = None,
         attempts: Optional[int] = None,
         field: Optional[str] = None,

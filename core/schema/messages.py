@@ -7,7 +7,12 @@ import binascii
 import json
 from typing import Any, Dict, FrozenSet, List, Literal, Mapping, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_serializer, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_serializer, field_validator, model_validator
+
+from ..errors import InvalidRequestError
+from .invalid import ROLES, FieldValueError
+from .jsonvalue import check_json
+from .model import CheckedModel
 
 __all__ = [
     "TextPart",
@@ -21,29 +26,16 @@ __all__ = [
     "parse_arguments",
 ]
 
-Role = Literal["system", "user", "assistant", "tool"]
-ROLES = ("system", "user", "assistant", "tool")
+Role = Literal["system", "user", "assistant", "tool"]  # the same names as ROLES
 
 _MODEL_CONFIG = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
-class FieldValueError(ValueError):
-    """A ValueError that knows which field (``content[0].image_url``) it is about.
-
-    Raised inside validators, pydantic keeps it as ``ctx["error"]`` of the ValidationError, so
-    :mod:`llmplex.schema.validation` can name the exact field without parsing messages.
-    """
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
-        self.reason = message
-
-
-class TextPart(BaseModel):
+class TextPart(CheckedModel):
     """A piece of text inside a message's content list."""
 
     model_config = _MODEL_CONFIG
+    _json_fields = ("extra",)
     type: Literal["text"] = "text"
     text: str
     #: Vendor-only keys of the part (e.g. ``cache_control``), passed through untouched.
@@ -66,7 +58,7 @@ def _decode_base64(b64: str) -> bytes:
     return raw
 
 
-class ImagePart(BaseModel):
+class ImagePart(CheckedModel):
     """An image, either by URL (``http(s)://`` or ``data:``) or as raw bytes with a media type.
 
     ``data`` given as a ``str`` is read as base64, and JSON dumps write it as base64, so
@@ -74,6 +66,7 @@ class ImagePart(BaseModel):
     """
 
     model_config = _MODEL_CONFIG
+    _json_fields = ("extra",)
     type: Literal["image"] = "image"
     url: Optional[str] = None
     data: Optional[bytes] = None
@@ -117,8 +110,15 @@ class ImagePart(BaseModel):
 
     @classmethod
     def from_base64(cls, b64: str, media_type: str, *, detail: Optional[str] = None) -> ImagePart:
-        """Build from a base64 string (no ``data:`` prefix); ValueError if it is not base64."""
-        return cls(data=_decode_base64(b64), media_type=media_type, detail=detail)
+        """Build from a base64 string (no ``data:`` prefix); InvalidRequestError (a ValueError,
+        ``.field == "data"``) if it is not base64."""
+        if not isinstance(b64, str):
+            raise InvalidRequestError(
+                f"data: from_base64 takes base64 text, got {type(b64).__name__}; pass raw bytes as ImagePart(data=...)",
+                field="data",
+            )
+        # The data validator decodes base64 text (and names the field if it is not base64).
+        return cls(data=b64, media_type=media_type, detail=detail)  # type: ignore[arg-type]
 
     def as_data_url(self) -> str:
         """The image as a URL: the given URL, or a ``data:`` URL built from the bytes."""
@@ -157,6 +157,8 @@ def parse_arguments(raw: str) -> Dict[str, Any]:
         return {}
     try:
         parsed = json.loads(raw)
+    except RecursionError:
+        raise ValueError("arguments are not valid JSON (nested too deeply); send a JSON object such as {}") from None
     except ValueError as exc:
         raise ValueError(f"arguments are not valid JSON ({exc}); send a JSON object such as {{}}") from None
     if not isinstance(parsed, dict):
@@ -178,7 +180,7 @@ def _json_kind(value: Any) -> str:
     return type(value).__name__
 
 
-class ToolCall(BaseModel):
+class ToolCall(CheckedModel):
     """A call the model asked for: ``arguments`` parsed, ``raw_arguments`` exactly as sent.
 
     Give either one and the other is filled in: ``raw_arguments`` is parsed (an empty string means
@@ -187,6 +189,7 @@ class ToolCall(BaseModel):
     """
 
     model_config = _MODEL_CONFIG
+    _json_fields = ("arguments", "extra")
     id: str
     name: str
     arguments: Dict[str, Any] = Field(default_factory=dict)
@@ -221,6 +224,7 @@ class ToolCall(BaseModel):
                     raise FieldValueError("arguments", str(exc)) from None
                 values = {**values, "raw_arguments": args, "arguments": parsed}
             elif isinstance(args, Mapping):
+                check_json(dict(args), "arguments")  # before json.dumps: NaN, cycles, depth
                 try:
                     raw_text = json.dumps(dict(args), ensure_ascii=False)
                 except (TypeError, ValueError) as exc:
@@ -231,6 +235,7 @@ class ToolCall(BaseModel):
         elif has_raw and has_parsed and values["raw_arguments"] == "" and isinstance(values["arguments"], Mapping):
             # Both given but the text empty: the parsed arguments are the truth (else they'd be lost).
             if values["arguments"]:
+                check_json(dict(values["arguments"]), "arguments")
                 try:
                     raw_text = json.dumps(dict(values["arguments"]), ensure_ascii=False)
                 except (TypeError, ValueError) as exc:
@@ -245,7 +250,7 @@ NULLABLE_KEYS = ("name", "tool_calls", "tool_call_id", "reasoning_content")
 MODELLED_KEYS = ("role", "content", "name", "tool_calls", "tool_call_id", "reasoning_content")
 
 
-class Message(BaseModel):
+class Message(CheckedModel):
     """One turn of a conversation.
 
     ``content`` is a string or a list of parts; ``None`` only for an assistant turn that only
@@ -255,6 +260,7 @@ class Message(BaseModel):
     """
 
     model_config = _MODEL_CONFIG
+    _json_fields = ("extra",)
     role: Role
     content: Union[str, List[Part], None] = None
     name: Optional[str] = None

@@ -13,6 +13,8 @@ from typing import Any, Callable, Dict, List, Mapping, Sequence, TypeVar, Union
 
 from pydantic import ValidationError
 
+from ..errors import InvalidRequestError
+
 from .messages import (
     MODELLED_KEYS,
     NULLABLE_KEYS,
@@ -91,6 +93,8 @@ def _at(path: str, convert: Callable[[Any], T], value: Any) -> T:
         error = first.get("ctx", {}).get("error")
         if isinstance(error, FieldValueError):
             inner, message = error.path, error.reason
+        elif isinstance(error, InvalidRequestError):  # a nested model's constructor
+            inner, message = error.field or "", getattr(error, "reason", error.message)
         else:
             inner = ".".join(str(p) for p in first.get("loc", ()))
             message = str(first.get("msg", "invalid value"))
@@ -98,6 +102,9 @@ def _at(path: str, convert: Callable[[Any], T], value: Any) -> T:
         raise FieldValueError(f"{path}.{inner}" if inner else path, message) from None
     except FieldValueError as exc:
         raise FieldValueError(f"{path}.{exc.path}" if exc.path else path, exc.reason) from None
+    except InvalidRequestError as exc:  # a model's constructor named its own field
+        reason = getattr(exc, "reason", exc.message)
+        raise FieldValueError(f"{path}.{exc.field}" if exc.field else path, reason) from None
     except ValueError as exc:
         raise FieldValueError(path, str(exc)) from None
 

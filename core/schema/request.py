@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from .messages import Message
+from .model import CheckedModel
 from .tools import Tool, ToolChoice
 
 __all__ = ["ChatRequest", "ResponseFormat", "JSONSchemaFormat"]
@@ -16,17 +17,18 @@ _MODEL_CONFIG = ConfigDict(extra="forbid", hide_input_in_errors=True)
 _FORMAT_TYPES = ("text", "json_object", "json_schema")
 
 
-class JSONSchemaFormat(BaseModel):
+class JSONSchemaFormat(CheckedModel):
     """A JSON Schema the reply must follow (OpenAI ``json_schema`` response format)."""
 
     model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, populate_by_name=True)
+    _json_fields = ("json_schema",)
     name: str = Field(min_length=1)
     json_schema: Dict[str, Any] = Field(alias="schema")
     description: Optional[str] = None
     strict: Optional[bool] = None
 
 
-class ResponseFormat(BaseModel):
+class ResponseFormat(CheckedModel):
     """``text``, ``json_object`` or ``json_schema`` (with ``json_schema`` set).
 
     The strings ``"text"`` and ``"json_object"`` are accepted as shorthands.
@@ -63,10 +65,11 @@ def _no_bool(name: str, value: Any) -> Any:
     return value
 
 
-class ChatRequest(BaseModel):
+class ChatRequest(CheckedModel):
     """Everything a provider needs to build one call. ``model`` is the vendor's model name."""
 
     model_config = _MODEL_CONFIG
+    _json_fields = ("extra",)
     model: str = Field(min_length=1)
     messages: List[Message] = Field(min_length=1)
     tools: Optional[List[Tool]] = None

@@ -10,7 +10,10 @@ import re
 import typing
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Set, Tuple, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, TypeAdapter, field_validator, model_validator
+
+from ..errors import InvalidRequestError
+from .model import CheckedModel
 
 __all__ = ["Tool", "ToolChoice", "ToolChoiceLike"]
 
@@ -20,10 +23,11 @@ _TOOL_MODES = ("auto", "none", "required")
 _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
-class Tool(BaseModel):
+class Tool(CheckedModel):
     """A function the model may call: name, description and JSON-Schema parameters."""
 
     model_config = _MODEL_CONFIG
+    _json_fields = ("parameters",)
     name: str
     description: Optional[str] = None
     parameters: Dict[str, Any] = Field(default_factory=lambda: copy.deepcopy(_EMPTY_SCHEMA))
@@ -85,7 +89,9 @@ class Tool(BaseModel):
         try:
             hints = typing.get_type_hints(target, include_extras=True)
         except Exception as exc:  # noqa: BLE001 - unresolvable forward references and the like
-            raise ValueError(f"cannot read the type hints of {_callable_name(fn)!r}: {exc}") from None
+            raise InvalidRequestError(
+                f"parameters: cannot read the type hints of {_callable_name(fn)!r}: {exc}", field="parameters"
+            ) from None
         own_doc = None if isinstance(fn, functools.partial) else inspect.getdoc(fn)  # partial's is its class's
         doc = own_doc or (inspect.getdoc(target) if target is not fn else None) or ""
         summary, param_docs = _split_docstring(doc)
@@ -100,9 +106,10 @@ class Tool(BaseModel):
             schemas, top = TypeAdapter.json_schemas([(pname, "validation", adapter) for pname, adapter in adapters])
         except Exception as exc:  # noqa: BLE001 - pydantic cannot describe the type
             where = f"parameter {params[len(adapters)].name!r} of " if len(adapters) < len(params) else ""
-            raise ValueError(
-                f"cannot build a JSON schema for {where}{_callable_name(fn)!r} ({type(exc).__name__}); "
-                "use JSON-friendly types or pass Tool(parameters=...)"
+            raise InvalidRequestError(
+                f"parameters: cannot build a JSON schema for {where}{_callable_name(fn)!r} ({type(exc).__name__}); "
+                "use JSON-friendly types or pass Tool(parameters=...)",
+                field="parameters",
             ) from None
         defs: Dict[str, Any] = dict(top.get("$defs", {}))
         kept: Dict[str, Any] = {}
@@ -362,7 +369,7 @@ def _short(value: str, limit: int = 64) -> str:
     return repr(value) if len(value) <= limit else repr(value[:limit] + "...")
 
 
-class ToolChoice(BaseModel):
+class ToolChoice(CheckedModel):
     """``auto``, ``none``, ``required``, or one named tool (``mode="tool"`` and ``name``).
 
     Also accepted: the strings ``"auto"``/``"none"``/``"required"``, OpenAI's

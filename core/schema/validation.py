@@ -8,22 +8,18 @@ echoed whole (they may hold secrets or megabytes of image data).
 from __future__ import annotations
 
 import difflib
-import re
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
 
 from pydantic import ValidationError
 
 from ..errors import InvalidRequestError
-from .messages import ROLES, FieldValueError, Message
+from .invalid import FieldValueError, from_validation_error, join, location, within
+from .messages import Message
 from .openai_format import MessageLike, message_from_openai, message_to_openai, tool_from_openai
 from .request import ChatRequest
 from .tools import Tool, ToolChoice
 
 __all__ = ["make_request", "coerce_messages", "coerce_tools", "check_conversation", "from_openai", "to_openai"]
-
-#: Roles other APIs use, and the llmplex role to use instead.
-_ROLE_WORD = re.compile(r"^[A-Za-z_-]{1,24}$")
-_ROLE_HINTS = {"developer": "system", "function": "tool", "model": "assistant", "human": "user", "ai": "assistant"}
 
 
 def _short(value: str, limit: int = 64) -> str:
@@ -31,66 +27,10 @@ def _short(value: str, limit: int = 64) -> str:
     return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
 
 
-def _is_branch_tag(item: str) -> bool:
-    # pydantic adds union branch and validator names to locations ('str', 'TextPart',
-    # 'list[union[...]]', 'function-after[...]'): none of them is a field of the caller's.
-    return not item.isidentifier() or item[:1].isupper() or item in ("str", "int", "float", "bool", "list", "dict")
-
-
-def _location(prefix: str, loc: Sequence[Any]) -> str:
-    out = prefix
-    for item in loc:
-        if isinstance(item, int):
-            out += f"[{item}]"
-        elif isinstance(item, str) and _is_branch_tag(item):
-            continue
-        else:
-            out += f".{item}" if out else str(item)
-    return out
-
-
-def _join(prefix: str, path: str) -> str:
-    if not path:
-        return prefix
-    if not prefix:
-        return path
-    return f"{prefix}{path}" if path.startswith("[") else f"{prefix}.{path}"
-
-
-def _from_validation_error(prefix: str, error: ValidationError, data: Any) -> InvalidRequestError:
-    first = error.errors(include_input=False)[0]
-    loc = tuple(first.get("loc", ()))
-    kind = first.get("type", "")
-    inner = first.get("ctx", {}).get("error")
-    if isinstance(inner, FieldValueError):
-        field = _join(_location(prefix, loc), inner.path)
-        return InvalidRequestError(f"{field}: {inner.reason}", field=field)
-    field = _location(prefix, loc)
-    if loc == ("role",) and (isinstance(data, Mapping) or kind == "missing"):
-        if kind == "missing" or not isinstance(data, Mapping) or "role" not in data:
-            return InvalidRequestError(
-                f"{field}: missing; every message needs a role, one of {', '.join(repr(r) for r in ROLES)}",
-                field=field,
-            )
-        role = data.get("role")
-        # Echo only a word that looks like a role (never, say, an API key passed by mistake).
-        shown = repr(role) if isinstance(role, str) and _ROLE_WORD.match(role) else f"this {type(role).__name__}"
-        hint = _ROLE_HINTS.get(role) if isinstance(role, str) else None
-        instead = f"; use {hint!r} instead" if hint else ""
-        return InvalidRequestError(
-            f"{field}: {shown} is not a role; expected one of {', '.join(repr(r) for r in ROLES)}{instead}",
-            field=field,
-        )
-    if kind == "extra_forbidden":
-        return InvalidRequestError(f"{field}: unknown field; remove it or pass vendor-only keys in extra", field=field)
-    if kind == "missing":
-        return InvalidRequestError(f"{field}: missing; this field is required", field=field)
-    message = str(first.get("msg", "invalid value"))
-    message = message[len("Value error, ") :] if message.startswith("Value error, ") else message
-    leaf = next((str(p) for p in reversed(loc) if isinstance(p, str) and not _is_branch_tag(p)), "")
-    if leaf and message.startswith(leaf + " "):
-        message = message[len(leaf) + 1 :]  # "temperature: temperature must be" -> "temperature: must be"
-    return InvalidRequestError(f"{field}: {message}" if field else message, field=field or None)
+# Moved to .invalid (shared with the models' constructors); the old names stay importable.
+_location = location
+_join = join
+_from_validation_error = from_validation_error
 
 
 def coerce_messages(messages: Any) -> List[Message]:
@@ -118,6 +58,8 @@ def coerce_messages(messages: Any) -> List[Message]:
             )
         try:
             out.append(message_from_openai(item))
+        except InvalidRequestError as exc:  # Message(...) names its own field
+            raise within(prefix, exc) from None
         except ValidationError as exc:
             raise _from_validation_error(prefix, exc, item) from None
         except FieldValueError as exc:
@@ -141,6 +83,7 @@ def coerce_tools(tools: Any) -> Optional[List[Tool]]:
     seen: Dict[str, int] = {}
     for index, item in enumerate(tools):
         prefix = f"tools[{index}]"
+        tool: Optional[Tool]
         try:
             if isinstance(item, Tool):
                 tool = item
@@ -149,12 +92,9 @@ def coerce_tools(tools: Any) -> Optional[List[Tool]]:
             elif callable(item):
                 tool = Tool.from_function(item)
             else:
-                raise InvalidRequestError(
-                    f"{prefix}: expected a Tool, a function or a dict like "
-                    f"{{'type': 'function', 'function': {{'name': ..., 'parameters': {{...}}}}}}, "
-                    f"got {type(item).__name__}",
-                    field=prefix,
-                )
+                tool = None
+        except InvalidRequestError as exc:  # Tool(...) names its own field
+            raise within(prefix, exc) from None
         except ValidationError as exc:
             raise _from_validation_error(prefix, exc, item) from None
         except FieldValueError as exc:
@@ -162,6 +102,13 @@ def coerce_tools(tools: Any) -> Optional[List[Tool]]:
             raise InvalidRequestError(f"{field}: {exc.reason}", field=field) from None
         except ValueError as exc:
             raise InvalidRequestError(f"{prefix}: {exc}", field=prefix) from None
+        if tool is None:
+            raise InvalidRequestError(
+                f"{prefix}: expected a Tool, a function or a dict like "
+                f"{{'type': 'function', 'function': {{'name': ..., 'parameters': {{...}}}}}}, "
+                f"got {type(item).__name__}",
+                field=prefix,
+            )
         if tool.name in seen:
             field = f"{prefix}.name"
             raise InvalidRequestError(

@@ -7,7 +7,7 @@ import json
 from typing import Any, Dict
 
 import pytest
-from pydantic import ValidationError
+from llmplex.errors import InvalidRequestError
 
 from llmplex.schema.messages import FieldValueError, ImagePart, Message, TextPart, ToolCall, parse_arguments
 
@@ -16,10 +16,12 @@ PNG_B64 = base64.b64encode(PNG).decode("ascii")
 SECRET = "sk-llmplex-CANARY-0123456789abcdef"
 
 
-def field_error(exc: ValidationError) -> FieldValueError:
-    error = exc.errors(include_input=False)[0]["ctx"]["error"]
-    assert isinstance(error, FieldValueError)
-    return error
+def field_error(exc: InvalidRequestError) -> FieldValueError:
+    """The constructor's error as (path, reason): the same InvalidRequestError call-time
+    validation raises, with ``.field`` and a message ``"<field>: <reason>"``."""
+    assert type(exc) is InvalidRequestError and isinstance(exc, ValueError)
+    assert exc.field is not None and exc.message.startswith(exc.field + ": ")
+    return FieldValueError(exc.field, exc.message[len(exc.field) + 2 :])
 
 
 # -- ImagePart -----------------------------------------------------------------------------------
@@ -98,7 +100,7 @@ def test_as_base64_for_bytes() -> None:
     ],
 )
 def test_image_part_source_errors(kwargs: Dict[str, Any], path: str, phrase: str) -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         ImagePart(**kwargs)
     error = field_error(info.value)
     assert error.path == path
@@ -165,7 +167,7 @@ def test_no_arguments_at_all() -> None:
     ],
 )
 def test_non_object_arguments_raise(raw: str, phrase: str) -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         ToolCall(id="c1", name="f", raw_arguments=raw)
     error = field_error(info.value)
     assert error.path == "raw_arguments"
@@ -174,11 +176,11 @@ def test_non_object_arguments_raise(raw: str, phrase: str) -> None:
         parse_arguments(raw)
 
 
-def test_unserialisable_dict_arguments_raise_a_validation_error() -> None:
-    with pytest.raises(ValidationError) as info:
+def test_unserialisable_dict_arguments_raise_invalid_request() -> None:
+    with pytest.raises(InvalidRequestError) as info:
         ToolCall(id="c1", name="f", arguments={"when": object()})
-    assert field_error(info.value).path == "arguments"
-    assert "JSON-serialisable" in field_error(info.value).reason
+    assert field_error(info.value).path == "arguments.when"
+    assert "a value of type object is not a JSON value" in field_error(info.value).reason
 
 
 def test_both_given_are_kept_as_given() -> None:
@@ -244,7 +246,7 @@ def test_vendor_extras_are_kept() -> None:
     ],
 )
 def test_message_role_rules(kwargs: Dict[str, Any], path: str, phrase: str) -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         Message(**kwargs)
     error = field_error(info.value)
     assert error.path == path
@@ -252,9 +254,9 @@ def test_message_role_rules(kwargs: Dict[str, Any], path: str, phrase: str) -> N
 
 
 def test_unknown_role_is_rejected() -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         Message(role="bot", content="x")  # type: ignore[arg-type]
-    assert info.value.errors(include_input=False)[0]["loc"] == ("role",)
+    assert info.value.field == "role" and "'bot' is not a role" in info.value.message
 
 
 @pytest.mark.parametrize(
@@ -270,17 +272,17 @@ def test_unknown_role_is_rejected() -> None:
     ],
 )
 def test_validation_errors_never_contain_the_input(kwargs: Dict[str, Any]) -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         Message(**kwargs)
     assert SECRET not in str(info.value)
     assert SECRET not in repr(info.value)
-    assert SECRET not in json.dumps(info.value.errors(include_input=False), default=str)
+    assert SECRET not in repr(info.value.args)
 
 
 def test_image_and_tool_call_errors_never_contain_the_input() -> None:
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         ImagePart(data=SECRET + "!!", media_type="image/png")  # type: ignore[arg-type]
     assert SECRET not in str(info.value)
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(InvalidRequestError) as info:
         ToolCall(id=SECRET, name=["f"], raw_arguments=SECRET)  # type: ignore[arg-type]
     assert SECRET not in str(info.value)

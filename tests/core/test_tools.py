@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 from typing_extensions import Annotated, NotRequired, TypedDict
 
 from llmplex.schema.openai_format import tool_choice_to_openai
+from llmplex.errors import InvalidRequestError
 from llmplex.schema.tools import Tool, ToolChoice
 
 # -- fixtures: functions to derive tools from ----------------------------------------------------
@@ -304,8 +305,9 @@ def test_default_parameters_are_not_shared() -> None:
 
 @pytest.mark.parametrize("name", ["", "has space", "x" * 65, "dots.not.allowed"])
 def test_tool_name_pattern(name: str) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidRequestError) as info:
         Tool(name=name)
+    assert info.value.field == "name"
 
 
 # -- ToolChoice ----------------------------------------------------------------------------------
