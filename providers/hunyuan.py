@@ -184,6 +184,9 @@ class Hunyuan(Provider):
         secret_id = self.settings.credential("secret_id") or ""
         secret_key = self.settings.credential("secret_key") or ""
         language = self.settings.options.get("language")
+        if language is not None and not isinstance(language, str):
+            where = f"providers.{self.name}.language"
+            raise ConfigError(f"{where} must be a string such as 'en-US'", provider=self.name, field=where)
         try:
             headers = tc3_headers(
                 secret_id=secret_id,

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Tuple
 
 from llmplex.provider.error_mapping import status_error
-from llmplex.errors import InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
+from llmplex.errors import ConfigError, InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
 from llmplex.provider.capabilities import Capabilities
 from llmplex.plugins.hookspecs import hookimpl
 from llmplex.schema.messages import Message
@@ -223,7 +223,11 @@ class OpenAICompatible(Provider):
             headers["Authorization"] = f"Bearer {api_key}"
         if request.stream:
             headers["Accept"] = "text/event-stream"
-        for name, value in (self.settings.options.get("headers") or {}).items():
+        extra_headers = self.settings.options.get("headers") or {}
+        if not isinstance(extra_headers, Mapping):
+            where = f"providers.{self.name}.headers"
+            raise ConfigError(f"{where} must be a table of header = value", provider=self.name, field=where)
+        for name, value in extra_headers.items():
             headers[str(name)] = str(value)
         return WireRequest(
             method="POST",

@@ -21,7 +21,7 @@ EXIT_USAGE = 2
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmplex", description="Talk to any LLM vendor through one schema.")
-    parser.add_argument("--config", help="path to a llmplex.toml (default: ./llmplex.toml, $LLMPLEX_CONFIG, user dir)")
+    parser.add_argument("--config", help="path to a llmplex.toml (default: $LLMPLEX_CONFIG, ./llmplex.toml, user dir)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     prompt = sub.add_parser("prompt", help="send a prompt and stream the answer")

@@ -77,7 +77,8 @@ PROVIDER_KEYS: Mapping[str, str] = {
     **DEFAULTS_KEYS,
 }
 # Request parameters that a config table may hold as defaults; the call's own win.
-_NOT_CONFIGURABLE = ("tools", "tool_choice", "stream")
+# ``headers`` stays a provider option (OpenAI-compatible ones declare it) even if calls take it.
+_NOT_CONFIGURABLE = ("tools", "tool_choice", "stream", "headers")
 
 
 def request_param_names() -> Tuple[str, ...]:
@@ -176,6 +177,8 @@ class Config:
     """Loaded configuration. Its repr never shows values, only names."""
 
     def __init__(self, data: Optional[Mapping[str, Any]] = None, *, source: str = "<dict>") -> None:
+        if data is not None and not isinstance(data, Mapping):
+            raise ConfigError(f"config must be a table (dict), got {type(data).__name__}", field="config")
         data = dict(data or {})
         self.source = source
         _check_keys(data, _SECTIONS, "config")
@@ -272,6 +275,13 @@ class Config:
                 if credential.required:
                     missing.append(credential)
                 continue
+            if isinstance(value, bool) or not isinstance(value, (str, int)):
+                # Never echo the value: it may be the secret itself.
+                raise ConfigError(
+                    f"[{where}] {credential.key} must be a string, got {type(value).__name__}",
+                    provider=name,
+                    field=f"{where}.{credential.key}",
+                )
             credentials[credential.key] = SecretStr(str(value))
         if missing:
             keys = [c.key for c in missing]
@@ -292,6 +302,7 @@ class Config:
                 provider=name,
                 field=f"{where}.base_url",
             )
+        _check_params(self.provider_params(name), where)
         not_options = {*credential_keys, "base_url", "type", *params}
         options: Dict[str, Any] = {**spec.default_options, **self.defaults}
         options.update({k: v for k, v in table.items() if k not in not_options})

@@ -249,3 +249,54 @@ def test_bad_default_parameters_are_blamed_on_the_config() -> None:
     assert info.value.field == "models.fast.temperature"
     with pytest.raises(llmplex.ConfigError, match="needs model"):
         Config({"models": {"fast": {"temperature": 0.2}}})
+
+
+# -- any config dict: only ConfigError escapes ------------------------------------------------------
+_LEAF = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+_KEYS = st.sampled_from(["api_key", "base_url", "type", "timeout", "retry", "rate_limit", "max_retries",
+                         "temperature", "model", "extra", "headers", "language", "secret_id", "secret_key",
+                         "deepseek", "fast", "x"]) | st.text(max_size=5)
+_VALUE = st.recursive(_LEAF, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=3),
+                      max_leaves=8)
+_MODELS = st.dictionaries(_KEYS, st.sampled_from(["deepseek/deepseek-chat", "fast", "x"]) | _VALUE, max_size=3)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(providers=st.dictionaries(st.sampled_from(["deepseek", "openai-compatible", "hunyuan", "spark", "box"]),
+                                 st.dictionaries(_KEYS, _VALUE, max_size=4), max_size=2),
+       models=_MODELS, defaults=st.dictionaries(_KEYS, _VALUE, max_size=3))
+def test_any_config_dict_gives_a_client_or_a_config_error(providers: Dict[str, Any], models: Dict[str, Any],
+                                                           defaults: Dict[str, Any]) -> None:
+    try:
+        c = client({"providers": providers, "models": models, "defaults": defaults})
+        for name in providers:
+            try:
+                c.prepare(f"{name}/m", HI)
+            except (llmplex.ConfigError, llmplex.InvalidRequestError):
+                pass
+        for alias in models:
+            try:
+                c.prepare(alias, HI)
+            except (llmplex.ConfigError, llmplex.InvalidRequestError):
+                pass
+    except llmplex.ConfigError:
+        pass
+
+
+_VALID = {
+    "deepseek": {"api_key": KEY},
+    "hunyuan": {"secret_id": "AKIDEXAMPLE", "secret_key": "EXAMPLEKEY"},
+    "spark": {"app_id": "app", "api_key": "key-EXAMPLE", "api_secret": "secret-EXAMPLE"},
+    "box": {"type": "openai-compatible", "base_url": "http://127.0.0.1:9/v1"},
+}
+_OPTION = st.sampled_from(sorted(set(PROVIDER_KEYS) | set(request_param_names()) | {"headers", "language", "url", "domain"}))
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(name=st.sampled_from(sorted(_VALID)), options=st.dictionaries(_OPTION, _VALUE, min_size=1, max_size=3))
+def test_any_value_of_a_known_key_gives_a_request_or_a_typed_error(name: str, options: Dict[str, Any]) -> None:
+    model = {"spark": "4.0Ultra", "hunyuan": "hunyuan-turbo"}.get(name, "m")
+    try:
+        client({"providers": {name: {**_VALID[name], **options}}}).prepare(f"{name}/{model}", HI)
+    except (llmplex.ConfigError, llmplex.InvalidRequestError):
+        pass
