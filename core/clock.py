@@ -10,7 +10,7 @@ import threading
 import time
 from typing import List, Protocol
 
-__all__ = ["Clock", "SystemClock", "FixedClock"]
+__all__ = ["Clock", "SystemClock", "FixedClock", "seconds_text"]
 
 
 class Clock(Protocol):
@@ -63,3 +63,17 @@ class FixedClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.current += seconds
+
+
+def seconds_text(seconds: float) -> str:
+    """A duration for a message: ``0.5 s`` (not ``0.4999918749999779 s``), ``2 s``, ``600 s``.
+
+    Three significant digits below 100 s, whole seconds above; every time llmplex prints in an
+    error message goes through here.
+    """
+    value = float(seconds)
+    if value != value or value in (float("inf"), float("-inf")):
+        return f"{value} s"
+    if abs(value) >= 100:
+        return f"{value:.0f} s"
+    return f"{value:.3g} s"

@@ -48,7 +48,14 @@ __all__ = [
     "ProtocolError",
     "MaxStepsError",
     "StructuredOutputError",
+    "MAX_RAW",
+    "capped_raw",
 ]
+
+#: How much of a vendor's payload an error keeps in ``raw``: the first 64 KiB (bytes, or
+#: characters of text). Enough to recognise any error body; never a whole runaway reply. Every
+#: error, whoever raises it (client, transport, provider), is capped by the ``raw`` setter.
+MAX_RAW = 64 * 1024
 
 _CONTEXT_FIELDS = ("provider", "model", "status", "code", "request_id", "attempts")
 
@@ -58,6 +65,8 @@ class LLMError(Exception):
 
     #: Whether retrying the same call may succeed (used by the retry policy and fallbacks).
     retryable: ClassVar[bool] = False
+    #: How much of ``raw`` is kept (None: all of it).
+    max_raw: ClassVar[Optional[int]] = MAX_RAW
 
     def __init__(
         self,
@@ -82,7 +91,6 @@ class LLMError(Exception):
         self.status = status
         self.code = code
         self.request_id = request_id
-        #: The vendor's payload exactly as received (bytes or text), when there was one.
         self.raw = raw
         #: What the vendor had already delivered before the failure, as a ChatResponse.
         self.partial = partial
@@ -95,6 +103,16 @@ class LLMError(Exception):
         #: An explicit retry verdict (the vendor's ``x-should-retry``, or a provider's "never
         #: on the same model"); None leaves the decision to the error class.
         self.should_retry: Optional[bool] = None
+
+    @property
+    def raw(self) -> Optional[Union[bytes, str]]:
+        """The vendor's payload as received (bytes or text), at most :attr:`max_raw` long."""
+        raw: Optional[Union[bytes, str]] = self._raw
+        return raw
+
+    @raw.setter
+    def raw(self, value: Optional[Union[bytes, str]]) -> None:
+        self._raw = value if self.max_raw is None else capped_raw(value, self.max_raw)
 
     def __str__(self) -> str:
         context = " ".join(
@@ -208,10 +226,22 @@ class StructuredOutputError(LLMError):
     ``errors`` pydantic's list of what was wrong with it, ``responses`` every reply received.
     """
 
+    #: The model's own output, bounded by max_tokens and already paid for: kept whole.
+    max_raw: ClassVar[Optional[int]] = None
+
     def __init__(self, message: str, *, errors: Any = None, responses: Any = None, **context: Any) -> None:
         super().__init__(message, **context)
         self.errors = list(errors or [])
         self.responses = list(responses or [])
+
+
+def capped_raw(raw: Any, limit: int = MAX_RAW) -> Any:
+    """``raw`` cut to ``limit`` (bytes-like payloads become ``bytes``); other values as given."""
+    if isinstance(raw, (bytes, str)):
+        return raw if len(raw) <= limit else raw[:limit]
+    if isinstance(raw, (bytearray, memoryview)):
+        return bytes(raw[:limit])
+    return raw
 
 
 # Python's own exceptions that must never escape a parser: they are turned into ProtocolError.

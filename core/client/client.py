@@ -27,9 +27,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
-from ..clock import Clock, SystemClock
+from ..clock import Clock, SystemClock, seconds_text
 from .config import Config, ConfigSource
 from ..errors import (
+    MAX_RAW,
     PARSE_FAILURES,
     AuthenticationError,
     ConfigError,
@@ -54,7 +55,8 @@ from ..schema.response import ChatChunk, ChatResponse
 from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
 from .settings import _own, call_policy, call_timeouts, policy_from, pop_call_options, timeouts_from
 from ..transport.framing import bounded, decoded, sniff
-from ..transport.http import HttpTransport, Timeouts
+from ..transport.http import HttpTransport, Timeouts, html_page_error
+from ..transport.limits import Limits
 from ..schema.validation import make_request
 
 if TYPE_CHECKING:
@@ -67,8 +69,8 @@ __all__ = ["Client", "ChatStream", "FALLBACK_ON"]
 FALLBACK_ON: Tuple[type, ...] = (RateLimitError, ServerError, TimeoutError, ConnectionError)
 # Refresh a token this many seconds before the vendor says it expires.
 _TOKEN_MARGIN = 60.0
-# How much of an unparseable body an error keeps.
-_RAW_LIMIT = 65536
+# How much of an unparseable body an error keeps (every error's raw is capped there anyway).
+_RAW_LIMIT = MAX_RAW
 
 
 @dataclass
@@ -113,6 +115,8 @@ class Client:
         self.redactor = Redactor()
         self.limiter = RateLimiter(self.clock)
         self._providers: Dict[str, Provider] = {}
+        #: Each provider's ``limits`` table (None: the transports' defaults).
+        self._limits: Dict[str, Optional[Limits]] = {}
         self._tokens: Dict[str, Token] = {}
         self._warned: Set[Tuple[str, str]] = set()
         self._lock = threading.Lock()
@@ -165,6 +169,8 @@ class Client:
                     where = f"providers.{name}.rate_limit"
                     raise ConfigError(f"{where} must be a table", field=where)
                 self.limiter.configure(name, limits)
+            sizes = settings.options.get("limits")
+            self._limits[name] = None if sizes is None else Limits.from_config(sizes, f"providers.{name}.limits")
             # Surface a bad retry or timeout table now, not at the first failure.
             call_policy(provider, self.config.defaults, self.retry, {})
             call_timeouts(provider, self.config.defaults, self.timeouts, {})
@@ -407,10 +413,14 @@ class Client:
             job.estimated_tokens = streamed.estimated_tokens
             return accumulator.response()
         wire = self._send_prelude(job)
-        response = self.http.send(wire, job.timeouts, deadline=job.deadline)
+        response = self.http.send(wire, job.timeouts, deadline=job.deadline, limits=self._limits.get(provider.name),
+                                  provider=provider.name)
         job.call.extra["request_id"] = response.request_id
         if response.status >= 400:
             raise self._http_error(provider, response, request)
+        page = html_page_error(provider.name, response)
+        if page is not None:
+            raise self._enrich(page, response)
         try:
             return provider.parse_response(response, request)
         except LLMError as exc:
@@ -446,12 +456,15 @@ class Client:
                 from ..transport.websocket import HandshakeRejected
 
                 try:
-                    frames = stack.enter_context(self.websocket.open(wire, job.timeouts, deadline=job.deadline))
+                    frames = stack.enter_context(self.websocket.open(
+                        wire, job.timeouts, deadline=job.deadline, limits=self._limits.get(provider.name),
+                        provider=provider.name))
                 except HandshakeRejected as rejected:
                     raise self._http_error(provider, rejected.response, request) from None
                 events: Iterator[Any] = frames
             else:
-                http_stream = stack.enter_context(self.http.open_stream(wire, job.timeouts, deadline=job.deadline))
+                http_stream = stack.enter_context(
+                    self.http.open_stream(wire, job.timeouts, deadline=job.deadline, provider=provider.name))
                 headers = http_stream.headers
                 job.call.extra["request_id"] = http_stream.request_id
                 if http_stream.status >= 400:
@@ -459,11 +472,9 @@ class Client:
                     raise self._http_error(provider, failed, request)
                 if http_stream.headers.get("content-type", "").lower().startswith("text/html"):
                     # A captive portal or a proxy's page: never a stream, and retrying will not help.
-                    raise ProtocolError(
-                        f"{provider.name} answered a stream request with an HTML page",
-                        status=http_stream.status,
-                        raw=http_stream.read_all(_RAW_LIMIT),
-                    )
+                    page = WireResponse(http_stream.status, http_stream.headers, http_stream.read_all(_RAW_LIMIT))
+                    raise html_page_error(provider.name, page, streamed=True) or ProtocolError(
+                        f"{provider.name} answered a stream request with text/html", status=page.status, raw=page.body)
                 chunks: Iterator[bytes] = http_stream.chunks
                 if wire.framing == "sse":
                     head, chunks = sniff(chunks)
@@ -471,7 +482,8 @@ class Client:
                         # A JSON document, not events: the vendor answered the stream request
                         # with a plain reply, typically an error (Hunyuan's auth failures,
                         # gateways). Parse it as the reply it is.
-                        body = bounded(chunks, self.http.max_body)
+                        sizes = self._limits.get(provider.name)
+                        body = bounded(chunks, (sizes.max_body if sizes else None) or self.http.max_body)
                         whole = WireResponse(http_stream.status, http_stream.headers, body)
                         try:
                             reply = provider.parse_response(whole, request)
@@ -486,7 +498,7 @@ class Client:
                         accumulator.add(chunk)
                         yield chunk
                         return
-                events = decoded(chunks, wire.framing)
+                events = decoded(chunks, wire.framing, self._limits.get(provider.name))
             for event in events:
                 for chunk in parser.feed(event):
                     accumulator.add(chunk)
@@ -588,7 +600,7 @@ class Client:
         if isinstance(error, TimeoutError) and deadline is not None and deadline.expired:
             set_should_retry(error, False)
             if "total deadline" not in error.message:
-                error.message = f"{error.message} (the call's total deadline of {deadline.seconds} s is spent)"
+                error.message = f"{error.message} (the call's total deadline of {seconds_text(deadline.seconds or 0)} is spent)"
                 error.args = (error.message,)
         if isinstance(error, AuthenticationError):
             # A revoked or expired token must not be reused by the next call.

@@ -37,7 +37,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
-from ..clock import Clock
+from ..clock import Clock, seconds_text
 from ..errors import ConfigError, RateLimitError
 from .retry import set_should_retry
 
@@ -223,7 +223,7 @@ class RateLimiter:
                 patient = wait
             if delay > 0 and (not patient or (ceiling is not None and delay > ceiling)):
                 error = RateLimitError(
-                    f"client-side rate limit for {provider}/{model} reached; next slot in {delay:.2f} s",
+                    f"client-side rate limit for {provider}/{model} reached; next slot in {seconds_text(delay)}",
                     provider=provider,
                     model=model,
                     retry_after=delay,

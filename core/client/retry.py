@@ -29,7 +29,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional
 
-from ..clock import Clock
+from ..clock import Clock, seconds_text
 from ..errors import ConfigError, LLMError, TimeoutError
 
 __all__ = [
@@ -183,7 +183,7 @@ class Deadline:
         return left is not None and left <= 0
 
     def error(self) -> TimeoutError:
-        error = TimeoutError(f"call exceeded its total deadline of {self.seconds} s")
+        error = TimeoutError(f"call exceeded its total deadline of {seconds_text(self.seconds or 0)}")
         # Nothing is left of the budget: another attempt could only fail the same way.
         set_should_retry(error, False)
         return error

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
-from ..errors import ProtocolError
+from ..errors import MAX_RAW, ProtocolError
+from .limits import Limits
 
 __all__ = ["decoded", "sniff", "bounded"]
 
 
-def decoded(chunks: Iterator[bytes], framing: str) -> Iterator[Any]:
+def decoded(chunks: Iterator[bytes], framing: str, limits: Optional[Limits] = None) -> Iterator[Any]:
+    """The events (``sse``) or values (``ndjson``) of a streamed body, within ``limits``."""
+    sizes = limits or Limits()
     if framing == "ndjson":
         from .ndjson import NDJSONDecoder
 
-        ndjson = NDJSONDecoder()
+        ndjson = NDJSONDecoder(max_line_bytes=sizes.line)
         for chunk in chunks:
             yield from ndjson.feed(chunk)
         yield from ndjson.close()
         return
     from .sse import SSEDecoder
 
-    sse = SSEDecoder()
+    sse = SSEDecoder(max_line_bytes=sizes.line, max_event_bytes=sizes.event)
     for chunk in chunks:
         yield from sse.feed(chunk)
     yield from sse.close()
@@ -55,5 +58,5 @@ def bounded(chunks: Iterator[bytes], limit: int) -> bytes:
     for chunk in chunks:
         body += chunk
         if len(body) > limit:
-            raise ProtocolError(f"reply is larger than {limit} bytes; refused", raw=bytes(body[:4096]))
+            raise ProtocolError(f"reply is larger than {limit} bytes; refused", raw=bytes(body[:MAX_RAW]))
     return bytes(body)

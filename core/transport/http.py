@@ -5,38 +5,80 @@ No retries happen at this layer (the adapter gets ``max_retries=0``): llmplex's 
 :mod:`llmplex.client.retry` decides, with the vendor's error body in hand. Bodies are read as raw bytes
 as they arrive (``raw.stream``), never with ``iter_lines``, and framed by llmplex's decoders.
 
-Exception messages carry the underlying error's text (it helps), which may include the request
-path and query; the client redacts every message before it leaves, and the original exception
-is not chained (``from None``) because its text cannot be redacted.
+Three things requests and http.client would otherwise get wrong for an API client:
+
+* an interim ``1xx`` reply other than ``100`` (``102 Processing``, ``103 Early Hints``) would be
+  taken for the answer, leaving the real one unread on a pooled connection for the next call to
+  receive; here every interim reply is skipped (see :class:`_FinalResponse`);
+* the read timeout bounds each socket read, so a server trickling its headers a byte at a time
+  would outlive any total deadline; here every read is also clamped to the call's deadline;
+* ``trust_env`` would let a ``~/.netrc`` entry replace the API key with Basic auth; here the
+  session trusts nothing from the environment and reads exactly the proxy and CA-bundle
+  variables listed in ``docs/reliability.md``, and no auth of requests' own is ever applied:
+  the headers sent are the provider's.
+
+Messages name the host and port and what went wrong, never urllib3's "Max retries exceeded"; the
+underlying exception is not chained (``from None``) because its text may hold the request's URL
+with its query, which the client's redactor does not see.
 """
 
 from __future__ import annotations
 
+import http.client
+import io
+import os
+import socket
+import ssl
+import time
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from urllib.parse import urlsplit
 
 import requests
+import urllib3
 import urllib3.exceptions
+import urllib3.poolmanager
 from requests.adapters import HTTPAdapter
 
-from ..errors import ConfigError, ConnectionError, LLMError, ProtocolError, StreamInterruptedError, TimeoutError
+from ..clock import seconds_text
+from ..errors import MAX_RAW, ConfigError, ConnectionError, LLMError, ProtocolError, StreamInterruptedError, TimeoutError
 from ..provider.contract import WireRequest, WireResponse
+from .limits import DEFAULT_MAX_BODY, Limits
 
-__all__ = ["Timeouts", "HttpTransport", "HttpStream", "DEFAULT_MAX_BODY", "DEFAULT_CONNECT", "DEFAULT_READ"]
+__all__ = [
+    "Timeouts",
+    "HttpTransport",
+    "HttpStream",
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_CONNECT",
+    "DEFAULT_READ",
+    "USER_AGENT",
+    "html_page_error",
+]
 
-#: A non-streamed reply larger than this is refused: no chat reply is this big, a misrouted
-#: download may be. Streams are not limited in total (a long stream is fine); their decoders
-#: bound the size of a single line or event instead.
-DEFAULT_MAX_BODY = 64 * 1024 * 1024
 #: Seconds; the official OpenAI and Anthropic SDKs use connect=5.0 and 600 for reads.
 DEFAULT_CONNECT = 5.0
 DEFAULT_READ = 600.0
 
-#: Called between chunks; raises TimeoutError once the call's total budget is spent.
+
+def _user_agent() -> str:
+    from .. import __version__
+
+    return f"llmplex/{__version__}"
+
+
+#: Sent with every HTTP request and WebSocket upgrade (unless the provider sets its own).
+USER_AGENT = _user_agent()
+
+#: Called between chunks; raises TimeoutError once the call's total budget is spent, and returns
+#: the seconds left (None: no deadline).
 Deadline = Callable[[], object]
 _READ_SIZE = 65536
 _BAD_URL = (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema)
+# More interim replies than this before the real one: a broken or hostile server, not a slow one.
+_MAX_INTERIM = 32
 
 
 @dataclass(frozen=True)
@@ -88,16 +130,172 @@ class HttpStream:
         return bytes(body[:limit])
 
 
+def html_page_error(provider: str, response: WireResponse, *, streamed: bool = False) -> Optional[ProtocolError]:
+    """The error for a 2xx reply that is an HTML page (a captive portal, a proxy's login page, a
+    web server's default page), or None. Retrying will not help: the network is in the way."""
+    content_type = response.headers.get("content-type", "").lower()
+    head = response.body[:512].lstrip().lower()
+    page = head.startswith((b"<!doctype html", b"<html")) or (
+        content_type.startswith(("text/html", "application/xhtml")) and not head.startswith((b"{", b"["))
+    )
+    if not page:
+        return None
+    what = "a stream request" if streamed else "the request"
+    return ProtocolError(
+        f"{provider} answered {what} with an HTML page (HTTP {response.status}, {content_type or 'no content type'}),"
+        " not the API: check base_url, or a proxy or captive portal in the way",
+        provider=provider,
+        status=response.status,
+        raw=response.body[:MAX_RAW],
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading replies: interim statuses skipped, every read clamped to the call's deadline
+
+#: The ``time.monotonic()`` instant the current call's deadline falls due (None: no deadline).
+#: Set around ``session.send`` in the calling thread, read when http.client builds the response.
+_DEADLINE_AT: ContextVar[Optional[float]] = ContextVar("llmplex_deadline_at", default=None)
+_DEADLINE_SPENT = "llmplex total deadline spent"
+
+
+class _InterimFlood(http.client.HTTPException):
+    """More interim (1xx) replies than anyone sends before the real one."""
+
+
+class _DeadlineIO(io.RawIOBase):
+    """The socket's reader, with each read's timeout clamped to what is left of the deadline."""
+
+    def __init__(self, raw: Any, sock: socket.socket, due: float) -> None:
+        super().__init__()
+        self._raw = raw
+        self._sock = sock
+        self._due = due
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> Optional[int]:
+        left = self._due - time.monotonic()
+        if left <= 0:
+            raise socket.timeout(_DEADLINE_SPENT)
+        base = self._sock.gettimeout()
+        clamped = base is None or left < base
+        self._sock.settimeout(left if base is None else min(base, left))
+        try:
+            result: Optional[int] = self._raw.readinto(buffer)
+            return result
+        except socket.timeout:
+            if clamped:
+                # Say which clock ran out: the deadline, not the read timeout.
+                raise socket.timeout(_DEADLINE_SPENT) from None
+            raise
+        finally:
+            # The connection goes back to the pool with urllib3's own timeout.
+            self._sock.settimeout(base)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _FinalResponse(http.client.HTTPResponse):
+    """http.client's response reader, with two fixes.
+
+    ``begin()`` skips only ``100 Continue``: a ``102`` or ``103`` would become the response, with
+    an empty body, and the real reply would stay in the socket for whichever call reuses the
+    connection next. Here every interim status (1xx except 101) is skipped with its header block,
+    as RFC 9110 §15.2 asks of a client. ``101`` is returned as is (the transport refuses it: it
+    never asks to switch protocols).
+    """
+
+    def __init__(self, sock: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(sock, *args, **kwargs)
+        self._interim = 0
+        due = _DEADLINE_AT.get()
+        if due is not None and self.fp is not None:
+            # Nothing has been read from the default reader yet: replacing it loses nothing.
+            self.fp.close()
+            self.fp = io.BufferedReader(_DeadlineIO(sock.makefile("rb", buffering=0), sock, due))
+
+    def _read_status(self) -> Tuple[str, int, str]:
+        while True:
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            self._interim += 1
+            if self._interim > _MAX_INTERIM:
+                raise _InterimFlood(f"more than {_MAX_INTERIM} interim (1xx) replies")
+            if not 100 < status < 200 or status == 101:
+                return version, status, reason
+            http.client.parse_headers(self.fp)  # the interim reply's headers (Link: ... for 103)
+
+
+class _Pool(urllib3.HTTPConnectionPool):
+    def _new_conn(self) -> Any:
+        conn = super()._new_conn()
+        setattr(conn, "response_class", _FinalResponse)  # noqa: B010 - typed stubs differ by urllib3 version
+        return conn
+
+
+class _TLSPool(urllib3.HTTPSConnectionPool):
+    def _new_conn(self) -> Any:
+        conn = super()._new_conn()
+        setattr(conn, "response_class", _FinalResponse)  # noqa: B010 - typed stubs differ by urllib3 version
+        return conn
+
+
+_POOLS = {"http": _Pool, "https": _TLSPool}
+
+
+class _Adapter(HTTPAdapter):
+    """requests' adapter, with llmplex's pools (the SOCKS proxy manager keeps its own)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        _use_pools(self.poolmanager)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        _use_pools(manager)
+        return manager
+
+
+def _use_pools(manager: Any) -> None:
+    if getattr(manager, "pool_classes_by_scheme", None) is urllib3.poolmanager.pool_classes_by_scheme:
+        manager.pool_classes_by_scheme = _POOLS
+
+
+class _NoAuth(requests.auth.AuthBase):
+    """Stops requests from adding auth of its own (netrc, or a URL's user:password)."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
+
+
+_NO_AUTH = _NoAuth()
+
+
+def _environment(url: str) -> Tuple[Dict[str, str], Any]:
+    """The proxies and the TLS verification setting for ``url``, from exactly the environment
+    variables documented in docs/reliability.md (what requests reads, minus netrc)."""
+    proxies = requests.utils.get_environ_proxies(url)
+    verify: Any = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return proxies, verify
+
+
 class HttpTransport:
     """Sends WireRequests; one pooled Session per client."""
 
     def __init__(self, *, pool_size: int = 16, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.session = requests.Session()
         # llmplex owns retries (urllib3's Retry skips POST and drops the vendor's error body).
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
+        adapter = _Adapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
-        self.session.trust_env = True
+        # Nothing implicit from the environment (netrc would replace the API key); the proxy and
+        # CA-bundle variables are read explicitly for each request instead.
+        self.session.trust_env = False
+        self.session.headers["User-Agent"] = USER_AGENT
         self.max_body = max_body
 
     def __repr__(self) -> str:
@@ -106,25 +304,35 @@ class HttpTransport:
     def close(self) -> None:
         self.session.close()
 
-    def send(self, wire: WireRequest, timeouts: Timeouts, *, deadline: Optional[Deadline] = None) -> WireResponse:
-        """The complete reply. ``deadline`` is called between chunks and raises when time is up.
+    def send(
+        self,
+        wire: WireRequest,
+        timeouts: Timeouts,
+        *,
+        deadline: Optional[Deadline] = None,
+        limits: Optional[Limits] = None,
+        provider: Optional[str] = None,
+    ) -> WireResponse:
+        """The complete reply. ``deadline`` bounds every read and raises when time is up.
 
-        Raises ProtocolError for a body over ``max_body`` bytes (announced or actual),
+        Raises ProtocolError for a body over the ``max_body`` limit (announced or actual),
         TimeoutError / ConnectionError / StreamInterruptedError for transport failures.
+        ``provider`` names the config table that connection errors point to.
         """
-        with self.open_stream(wire, timeouts, deadline=deadline) as stream:
+        max_body = (limits.max_body if limits is not None else None) or self.max_body
+        with self.open_stream(wire, timeouts, deadline=deadline, provider=provider) as stream:
             announced = stream.headers.get("content-length", "")
-            if announced.isdigit() and int(announced) > self.max_body:
+            if announced.isdigit() and int(announced) > max_body:
                 raise ProtocolError(
-                    f"reply announces {announced} bytes, more than the limit of {self.max_body}; refused unread",
+                    f"reply announces {announced} bytes, more than the limit of {max_body}; refused unread",
                     status=stream.status,
                 )
             body = bytearray()
             for chunk in stream.chunks:
                 body += chunk
-                if len(body) > self.max_body:
+                if len(body) > max_body:
                     raise ProtocolError(
-                        f"reply is larger than {self.max_body} bytes; refused",
+                        f"reply is larger than {max_body} bytes; refused",
                         status=stream.status,
                         raw=bytes(body[:4096]),
                     )
@@ -132,44 +340,190 @@ class HttpTransport:
 
     @contextmanager
     def open_stream(
-        self, wire: WireRequest, timeouts: Timeouts, *, deadline: Optional[Deadline] = None
+        self,
+        wire: WireRequest,
+        timeouts: Timeouts,
+        *,
+        deadline: Optional[Deadline] = None,
+        provider: Optional[str] = None,
     ) -> Iterator[HttpStream]:
         """Send the request and yield the reply's status, headers and a chunk iterator.
 
-        The response is closed when the block exits, however it exits.
+        The response is closed when the block exits, however it exits; a connection whose reply
+        was not read to its end is closed, never returned to the pool.
         """
+        target = _Target(wire.url, provider)
         try:
-            response = self.session.request(
-                wire.method,
-                wire.url,
-                headers=dict(wire.headers),
-                data=wire.body,
+            request = requests.Request(wire.method, wire.url, headers=dict(wire.headers), data=wire.body, auth=_NO_AUTH)
+            prepared = self.session.prepare_request(request)
+            proxies, verify = _environment(prepared.url or wire.url)
+        except _BAD_URL as exc:
+            raise ConfigError(f"the request URL is not usable: {_detail(exc)}; {target.hint}", field="base_url") from None
+        except requests.exceptions.InvalidHeader:
+            raise _bad_header(wire) from None
+        except (requests.exceptions.RequestException, ValueError) as exc:
+            raise ConfigError(f"the request could not be prepared: {_detail(exc)}") from None
+        left = deadline() if deadline is not None else None
+        token = _DEADLINE_AT.set(time.monotonic() + left if isinstance(left, (int, float)) else None)
+        try:
+            response = self.session.send(
+                prepared,
                 timeout=(timeouts.connect, timeouts.read),
                 stream=True,
                 allow_redirects=False,
+                proxies=proxies,
+                verify=verify,
             )
-        except requests.exceptions.ConnectTimeout as exc:
-            raise TimeoutError(f"connect timed out after {timeouts.connect} s ({_detail(exc)})") from None
-        except requests.exceptions.ReadTimeout:
-            raise TimeoutError(f"no reply headers within {timeouts.read} s") from None
-        except _BAD_URL as exc:
-            message = f"the request URL is not usable: {_detail(exc)}; check base_url"
-            raise ConfigError(message, field="base_url") from None
-        except requests.exceptions.InvalidHeader as exc:
-            raise ConfigError(f"a request header is not valid: {_detail(exc)}", field="headers") from None
         except requests.exceptions.RequestException as exc:
-            raise ConnectionError(f"connection failed: {_detail(exc)}") from None
+            raise _send_error(exc, target, timeouts, proxies, deadline) from None
+        except ValueError as exc:
+            # http.client refuses a header value it cannot encode (not latin-1) only at send time.
+            message = f"a request header cannot be sent ({type(exc).__name__}): header values must be latin-1 text"
+            raise ConfigError(message, field="headers") from None
+        finally:
+            _DEADLINE_AT.reset(token)
         try:
+            status = response.status_code
+            if 100 <= status < 200:
+                # 101 (or a 1xx http.client could not skip): no reply follows that we could read.
+                raise ProtocolError(f"{target.where} answered with an interim status {status} and nothing after it",
+                                    status=status)
             headers = {k.lower(): v for k, v in response.headers.items()}
-            yield HttpStream(response.status_code, headers, _chunks(response, timeouts, deadline))
+            yield HttpStream(status, headers, _chunks(response, timeouts, deadline, target))
         finally:
             response.close()
 
 
+# --------------------------------------------------------------------------------------------
+# Errors
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: str
+    provider: Optional[str]
+
+    @property
+    def where(self) -> str:
+        parts = urlsplit(self.url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = None
+        host = parts.hostname or "?"
+        if ":" in host:
+            host = f"[{host}]"
+        default = 443 if parts.scheme in ("https", "wss") else 80
+        return f"{host}:{port or default}"
+
+    @property
+    def hint(self) -> str:
+        return f"check [providers.{self.provider}] base_url" if self.provider else "check base_url"
+
+
+def _bad_header(wire: WireRequest) -> ConfigError:
+    """Which request header requests refused, without its value (it may be a credential)."""
+    for name, value in wire.headers.items():
+        try:
+            requests.utils.check_header_validity((name, value))
+        except (requests.exceptions.InvalidHeader, ValueError, TypeError):
+            return ConfigError(
+                f"request header {name!r} cannot be sent: its name or value has a line break, leading"
+                " whitespace or a character HTTP forbids (a credential read from a file with its newline?)",
+                field="headers",
+            )
+    return ConfigError("a request header cannot be sent: a name or value HTTP forbids", field="headers")
+
+
+def _chain(exc: BaseException) -> List[BaseException]:
+    """``exc`` and what it wraps, outermost first: requests wraps urllib3 wraps socket/ssl."""
+    found: List[BaseException] = []
+    current: Optional[BaseException] = exc
+    while current is not None and all(current is not seen for seen in found) and len(found) < 16:
+        found.append(current)
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            current = reason
+            continue
+        inner = next((a for a in current.args if isinstance(a, BaseException)), None)
+        current = inner if inner is not None else (current.__cause__ or current.__context__)
+    return found
+
+
+def _find(chain: List[BaseException], kind: Any) -> Any:
+    return next((e for e in reversed(chain) if isinstance(e, kind)), None)
+
+
+def _os_reason(error: OSError) -> str:
+    text = error.strerror or (os.strerror(error.errno) if isinstance(error.errno, int) else "") or str(error)
+    return text.lower() if text[:1].isupper() and not text[1:2].isupper() else text
+
+
+def _total(deadline: Optional[Deadline]) -> str:
+    seconds = getattr(deadline, "seconds", None)
+    if isinstance(seconds, (int, float)):
+        return f"the call's total deadline of {seconds_text(seconds)}"
+    return "the call's total deadline"
+
+
+def _send_error(exc: requests.exceptions.RequestException, target: _Target, timeouts: Timeouts,
+                proxies: Dict[str, str], deadline: Optional[Deadline]) -> LLMError:
+    """One llmplex error, worded for people, for a request that got no usable reply headers."""
+    chain = _chain(exc)
+    where, hint = target.where, target.hint
+    if _find(chain, urllib3.exceptions.InvalidHeader) is not None:
+        # The vendor's headers are malformed (e.g. two different Content-Lengths): its fault.
+        return ProtocolError(f"{where} sent malformed reply headers ({_detail(_find(chain, urllib3.exceptions.InvalidHeader))})")
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return TimeoutError(f"cannot connect to {where} within {seconds_text(timeouts.connect)} (connect timeout); {hint}")
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        if any(_DEADLINE_SPENT in str(e) for e in chain):
+            return TimeoutError(f"no complete reply headers from {where} within {_total(deadline)}")
+        return TimeoutError(f"no reply headers from {where} within {seconds_text(timeouts.read)} (read timeout)")
+    if isinstance(exc, requests.exceptions.ProxyError):
+        proxy = requests.utils.select_proxy(target.url, proxies) or ""
+        shown = _Target(proxy, None).where if proxy else "the proxy"
+        reason = _reason(chain)
+        return ConnectionError(f"cannot reach {where} through the proxy {shown} ({reason});"
+                               " check the HTTPS_PROXY, HTTP_PROXY and NO_PROXY environment variables")
+    if isinstance(exc, requests.exceptions.SSLError):
+        tls = _find(chain, ssl.SSLError)
+        detail = (getattr(tls, "verify_message", None) or getattr(tls, "reason", None) or str(tls or exc))
+        return ConnectionError(f"TLS handshake with {where} failed ({str(detail)[:200]}); {hint}")
+    if isinstance(exc, _BAD_URL):
+        return ConfigError(f"the request URL is not usable: {_detail(exc)}; {hint}", field="base_url")
+    flood = _find(chain, _InterimFlood)
+    if flood is not None:
+        return ProtocolError(f"{where} sent {flood}")
+    resolve = _find(chain, socket.gaierror)
+    if resolve is not None:
+        return ConnectionError(f"cannot resolve {urlsplit(target.url).hostname} ({_os_reason(resolve)}); {hint}")
+    if _find(chain, urllib3.exceptions.NewConnectionError) is not None:
+        return ConnectionError(f"cannot connect to {where} ({_reason(chain)}); {hint}")
+    if _find(chain, http.client.RemoteDisconnected) is not None:
+        return ConnectionError(f"{where} closed the connection without answering")
+    broken = _find(chain, http.client.HTTPException)
+    if broken is not None and not isinstance(broken, http.client.IncompleteRead):
+        return ProtocolError(f"{where} answered with something that is not HTTP ({_detail(broken)})")
+    if _find(chain, (BrokenPipeError, ConnectionResetError)) is not None:
+        return ConnectionError(f"{where} closed the connection before answering ({_reason(chain)})")
+    return ConnectionError(f"request to {where} failed ({_reason(chain)})")
+
+
+def _reason(chain: List[BaseException]) -> str:
+    """The innermost cause in words: ``connection refused``, ``timed out``, ..."""
+    error = _find(chain, OSError)
+    if error is not None and not isinstance(error, (urllib3.exceptions.HTTPError, requests.exceptions.RequestException)):
+        if error.errno is not None or error.strerror:
+            return _os_reason(error)
+        return _detail(error)
+    return _detail(chain[-1])
+
+
 def _detail(exc: BaseException) -> str:
-    """``Type: message`` of the innermost useful cause (requests wraps urllib3 wraps socket)."""
+    """``Type: message`` of one exception, its text cut short."""
     text = str(exc)
-    return f"{type(exc).__name__}: {text[:500]}" if text else type(exc).__name__
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 def _raw_chunks(raw: Any) -> Iterator[bytes]:
@@ -189,7 +543,8 @@ def _raw_chunks(raw: Any) -> Iterator[bytes]:
         yield chunk
 
 
-def _chunks(response: requests.Response, timeouts: Timeouts, deadline: Optional[Deadline]) -> Iterator[bytes]:
+def _chunks(response: requests.Response, timeouts: Timeouts, deadline: Optional[Deadline],
+            target: _Target) -> Iterator[bytes]:
     try:
         # Raw bytes as they arrive: llmplex's decoders do the framing (requests' iter_lines
         # splits a CRLF that straddles two chunks). ``read1`` returns whatever has arrived
@@ -204,12 +559,22 @@ def _chunks(response: requests.Response, timeouts: Timeouts, deadline: Optional[
                 deadline()
     except LLMError:
         raise
-    except urllib3.exceptions.ReadTimeoutError:
-        raise TimeoutError(f"no data for {timeouts.read} s while reading the reply") from None
+    except urllib3.exceptions.ReadTimeoutError as exc:
+        raise _read_timeout(exc, timeouts, deadline) from None
     except urllib3.exceptions.DecodeError as exc:
         raise ProtocolError(f"reply body could not be decoded ({_detail(exc)})", status=response.status_code) from None
     except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError, ValueError) as exc:
         # IncompleteRead, a reset or a TLS error: the connection went away mid-body.
-        if "timed out" in str(exc).lower():
-            raise TimeoutError(f"no data for {timeouts.read} s while reading the reply") from None
-        raise StreamInterruptedError(f"connection lost while reading the reply ({_detail(exc)})") from None
+        if "timed out" in str(exc).lower() or _DEADLINE_SPENT in str(exc):
+            raise _read_timeout(exc, timeouts, deadline) from None
+        raise StreamInterruptedError(
+            f"connection to {target.where} lost while reading the reply ({_reason(_chain(exc))})"
+        ) from None
+
+
+def _read_timeout(exc: BaseException, timeouts: Timeouts, deadline: Optional[Deadline]) -> LLMError:
+    if any(_DEADLINE_SPENT in str(e) for e in _chain(exc)):
+        if deadline is not None:
+            deadline()  # raises the client's own "total deadline" error when its clock agrees
+        return TimeoutError(f"the reply was still arriving when {_total(deadline)} was spent")
+    return TimeoutError(f"no data for {seconds_text(timeouts.read)} while reading the reply")

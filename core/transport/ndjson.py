@@ -9,9 +9,11 @@ records with LF, and a CR can only be whitespace inside a record.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from ..errors import ConfigError, ProtocolError
+from .limits import DEFAULT_MAX_LINE
 
 __all__ = ["NDJSONDecoder"]
 
@@ -37,9 +39,12 @@ class NDJSONDecoder:
     the error is raised by the next :meth:`feed` or :meth:`close` (so an ``{"error": ...}``
     record is never lost to garbage after it). After an error every call raises it again.
     Nothing but llmplex errors is ever raised.
+
+    Cost: runs of empty lines are squeezed out in C before any Python code sees them, so a flood
+    of blank keep-alive lines costs a regex scan, not a Python call per line.
     """
 
-    def __init__(self, *, max_line_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE) -> None:
         if max_line_bytes < 1:
             raise ConfigError(f"max_line_bytes must be positive, got {max_line_bytes}")
         self.max_line_bytes = max_line_bytes
@@ -57,6 +62,7 @@ class NDJSONDecoder:
         if self._error is not None:
             raise self._error
         values: list[Any] = []
+        chunk = _BLANK_RUN.sub(_one_lf, chunk)
         try:
             end = chunk.rfind(b"\n")
             if end < 0:
@@ -143,3 +149,15 @@ def _too_long(line: bytes | bytearray, limit: int, received: int) -> ProtocolErr
         f"stream line is longer than {limit} bytes ({received} bytes received)",
         raw=bytes(line[:_RAW_PREVIEW]),
     )
+
+
+# An LF, then lines holding nothing or CRs (blank: ignored anyway), then an LF. Squeezed to one
+# LF in C; the first LF stays, so the line before keeps its exact length. A run with a line of
+# two CRs or more is left alone (it might exceed a tiny max_line, and must fail as it would
+# unsplit): nobody floods with those.
+_BLANK_RUN = re.compile(rb"\n[\r\n]*\n")
+
+
+def _one_lf(match: "re.Match[bytes]") -> bytes:
+    run = match.group()
+    return run if b"\r\r" in run else b"\n"

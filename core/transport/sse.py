@@ -7,8 +7,8 @@ deviations, all chosen so that vendor parsers above this layer see everything th
   (a mangled JSON payload would only fail later, further from its cause);
 * at end of stream a pending event that was not followed by a blank line **is** dispatched
   (see :meth:`SSEDecoder.close`);
-* lines that are not SSE fields are kept in :attr:`SSEDecoder.stray_lines` instead of being
-  silently dropped (Gemini sends its mid-stream errors as raw, un-prefixed JSON).
+* the latest lines that are not SSE fields are kept in :attr:`SSEDecoder.stray_lines` instead of
+  being silently dropped (Gemini sends its mid-stream errors as raw, un-prefixed JSON).
 
 The decoder never gives ``[DONE]`` or any other payload a special meaning: it is just data, and
 only the vendor's protocol layer knows whether it ends the stream.
@@ -23,9 +23,13 @@ multi-byte character split between chunks is safe.
 
 from __future__ import annotations
 
+import functools
+import re
 from dataclasses import dataclass
+from typing import Callable
 
-from ..errors import ConfigError, ProtocolError
+from ..errors import MAX_RAW, ConfigError, ProtocolError
+from .limits import DEFAULT_MAX_EVENT, DEFAULT_MAX_LINE, MAX_STRAY
 
 __all__ = ["SSEEvent", "SSEDecoder"]
 
@@ -73,24 +77,34 @@ class SSEDecoder:
 
     Lines that are not SSE fields (unknown field names, or colon-less lines other than the four
     field names) are appended, decoded and without their line ending, to :attr:`stray_lines`, so
-    a vendor parser can recognise e.g. a raw JSON error body. The list grows with the stream;
-    a parser that inspects it may clear it.
+    a vendor parser can recognise e.g. a raw JSON error body. Only the latest are kept: the
+    oldest are dropped once the list holds more than :data:`~llmplex.transport.limits.MAX_STRAY`
+    characters (the newest line is always kept); a parser that inspects it may clear it.
 
-    Errors: a line that is not valid UTF-8, or a line longer than ``max_line_bytes`` (whether
-    complete or still unterminated), raises :class:`~llmplex.errors.ProtocolError` with the
-    offending bytes (at most the first KiB) in ``raw``. When the failing line comes after events
+    Cost: a run of blank lines and comments (keep-alive filler) is collapsed in C before any
+    Python code sees it, so a flood of them costs a regex scan, not a Python call per line.
+
+    Errors: a line that is not valid UTF-8, a line longer than ``max_line_bytes`` (whether
+    complete or still unterminated), or an event whose ``data`` lines add up to more than
+    ``max_event_bytes``, raises :class:`~llmplex.errors.ProtocolError` with the offending bytes
+    (at most the first KiB of a long line, the first 64 KiB of an event) in ``raw``. When the failing line comes after events
     completed by the same call, those events are returned first and the error is raised by the
     next :meth:`feed` or :meth:`close`, so a final error frame is never lost to a later bad line.
     After an error the decoder is dead: every later call raises the same error, because line
     synchronisation cannot be trusted any more. Nothing but llmplex errors is ever raised.
     """
 
-    def __init__(self, *, max_line_bytes: int = 8 * 1024 * 1024) -> None:
+    def __init__(self, *, max_line_bytes: int = DEFAULT_MAX_LINE, max_event_bytes: int = DEFAULT_MAX_EVENT) -> None:
         if max_line_bytes < 1:
             raise ConfigError(f"max_line_bytes must be positive, got {max_line_bytes}")
+        if max_event_bytes < 1:
+            raise ConfigError(f"max_event_bytes must be positive, got {max_event_bytes}")
         self.max_line_bytes = max_line_bytes
-        #: Lines that are not SSE fields, decoded, in arrival order.
+        self.max_event_bytes = max_event_bytes
+        #: The latest lines that are not SSE fields, decoded, in arrival order.
         self.stray_lines: list[str] = []
+        self._stray_size = 0
+        self._squeeze = _filler(max_line_bytes)
         #: Total bytes fed so far, for error reports.
         self.received = 0
         # The unterminated tail of the stream. It never contains CR or LF, so a new chunk only
@@ -101,6 +115,7 @@ class SSEDecoder:
         self._skip_lf = False
         self._at_start = True  # the BOM may only be stripped from the very first line
         self._data: list[str] = []
+        self._data_size = 0  # bytes of the pending event's data lines
         self._event = ""
         self._last_id: str | None = None
         self._retry: int | None = None
@@ -120,6 +135,9 @@ class SSEDecoder:
                 chunk = chunk[1:]
                 if not chunk:
                     return []
+        chunk = self._squeeze(chunk)
+        if not chunk:
+            return []
         # bytes.splitlines splits on exactly CR, LF and CRLF (unlike str.splitlines, which also
         # splits on U+2028, U+0085, ...), in C, without a Python loop over the bytes.
         pieces = chunk.splitlines(True)
@@ -176,6 +194,7 @@ class SSEDecoder:
     def _fail(self, exc: ProtocolError, events: list[SSEEvent]) -> list[SSEEvent]:
         self._error = exc
         self._buf.clear()
+        self._data = []
         if events:
             # Deliver what came before the bad line; the next call raises.
             return events
@@ -208,6 +227,9 @@ class SSEDecoder:
         if colon and value[:1] == " ":
             value = value[1:]
         if name == "data":
+            self._data_size += len(line) + 1
+            if self._data_size > self.max_event_bytes:
+                raise _too_big(self._data, value, self.max_event_bytes, self.received)
             self._data.append(value)
         elif name == "event":
             self._event = value
@@ -222,7 +244,19 @@ class SSEDecoder:
                 except ValueError:  # more digits than int() accepts (Python >= 3.11 limit)
                     pass
         else:
-            self.stray_lines.append(text)
+            self._stray(text)
+
+    def _stray(self, text: str) -> None:
+        stray = self.stray_lines
+        stray.append(text)
+        self._stray_size += len(text)
+        if self._stray_size > MAX_STRAY and len(stray) > 1:
+            # Drop the oldest, keeping the newest line whatever its size.
+            drop = 0
+            while self._stray_size > MAX_STRAY and drop < len(stray) - 1:
+                self._stray_size -= len(stray[drop])
+                drop += 1
+            del stray[:drop]
 
     def _dispatch(self, events: list[SSEEvent]) -> None:
         if self._data:
@@ -235,6 +269,7 @@ class SSEDecoder:
                 )
             )
             self._data = []
+            self._data_size = 0
         # The spec resets the event type even when nothing is dispatched; retry is per block.
         self._event = ""
         self._retry = None
@@ -254,3 +289,43 @@ def _too_long(line: bytes | bytearray, limit: int, received: int) -> ProtocolErr
         f"stream line is longer than {limit} bytes ({received} bytes received)",
         raw=bytes(line[:_RAW_PREVIEW]),
     )
+
+
+def _too_big(data: list[str], last: str, limit: int, received: int) -> ProtocolError:
+    preview: list[str] = []
+    size = 0
+    for part in (*data, last):
+        preview.append(part)
+        size += len(part) + 1
+        if size >= MAX_RAW:
+            break
+    return ProtocolError(
+        f"stream event is larger than {limit} bytes ({len(data) + 1} data lines, {received} bytes received)",
+        raw="\n".join(preview)[:MAX_RAW],
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _filler(max_line: int) -> Callable[[bytes], bytes]:
+    """Keep-alive filler squeezed out of a chunk, in C, without changing what it means.
+
+    Comment lines after a line ending are removed (they mean nothing); the first line of the
+    chunk, which may continue a buffered one, is never touched, nor a comment longer than
+    ``max_line`` (it must fail as it would unsplit), nor one whose lone CR ends the chunk (its LF
+    may open the next). Then a run of five or more line-ending bytes, which always holds at
+    least one blank line, becomes one ending and one blank line: more blank lines dispatch no
+    more than one does. A trailing CR stays CR, since its LF may open the next chunk.
+    """
+    comments = re.compile(rb"(?<=[\r\n])(?::[^\r\n]{0,%d}(?:\r\n|\r(?=[^\n])|\n))+" % max(max_line - 1, 0)).sub
+    blanks = re.compile(rb"[\r\n]{5,}").sub
+
+    def squeeze(chunk: bytes) -> bytes:
+        if b"\n:" in chunk or b"\r:" in chunk:
+            chunk = comments(b"", chunk)
+        return blanks(_blank, chunk)
+
+    return squeeze
+
+
+def _blank(match: "re.Match[bytes]") -> bytes:
+    return b"\n\r" if match.string[match.end() - 1] == _CR else b"\n\n"

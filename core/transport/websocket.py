@@ -10,17 +10,18 @@ the signed URL, and the client redacts only llmplex's own messages.
 from __future__ import annotations
 
 import builtins
+import socket
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Optional, Union
+from urllib.parse import urlsplit
 
+from ..clock import seconds_text
 from ..errors import ConfigError, ConnectionError, LLMError, ProtocolError, StreamInterruptedError, TimeoutError
 from ..provider.contract import WireRequest, WireResponse
-from .http import Timeouts
+from .http import USER_AGENT, Timeouts, _os_reason, _Target
+from .limits import DEFAULT_MAX_FRAME, Limits
 
 __all__ = ["WebSocketTransport", "HandshakeRejected", "DEFAULT_MAX_FRAME"]
-
-#: websockets' own default is 1 MiB, smaller than some base64-image frames.
-DEFAULT_MAX_FRAME = 16 * 1024 * 1024
 # Waiting for the server's closing handshake after we are done (or gave up) need not be long.
 _CLOSE_TIMEOUT = 2.0
 # Close codes that mean the *content* was unacceptable rather than the connection lost.
@@ -44,25 +45,39 @@ class WebSocketTransport:
 
     @contextmanager
     def open(
-        self, wire: WireRequest, timeouts: Timeouts, *, deadline: Optional[Callable[[], Optional[float]]] = None
+        self,
+        wire: WireRequest,
+        timeouts: Timeouts,
+        *,
+        deadline: Optional[Callable[[], Optional[float]]] = None,
+        limits: Optional[Limits] = None,
+        provider: Optional[str] = None,
     ) -> Iterator[Iterator[str]]:
         """Connect, send ``wire.body``, and yield an iterator over the text frames received.
 
         The iterator ends when the server closes the connection normally; whether that was too
         early is the stream parser's decision (it knows the vendor's last-frame marker).
         ``deadline``, if given, returns the seconds left of the call (None: unbounded) and raises
-        TimeoutError once none are left; each wait for a frame is clamped to it.
+        TimeoutError once none are left; each wait for a frame is clamped to it. A message larger
+        than the ``max_frame`` limit ends the stream with ProtocolError. ``provider`` names the
+        config table that connection errors point to.
         """
         from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
         from websockets.sync.client import connect
 
+        target = _Target(wire.url, provider)
+        max_frame = (limits.max_frame if limits is not None else None) or self.max_frame
+        headers = dict(wire.headers)
+        agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), USER_AGENT)
+        headers = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
         try:
             connection = connect(
                 wire.url,
                 open_timeout=timeouts.connect,
                 close_timeout=min(timeouts.connect, _CLOSE_TIMEOUT),
-                additional_headers=dict(wire.headers) or None,
-                max_size=self.max_frame,
+                additional_headers=headers or None,
+                user_agent_header=agent,
+                max_size=max_frame,
                 compression=None,
             )
         except InvalidStatus as exc:
@@ -75,11 +90,18 @@ class WebSocketTransport:
                 )
             ) from None
         except InvalidURI:
-            raise ConfigError("the WebSocket URL is not usable; check base_url", field="base_url") from None
+            raise ConfigError(f"the WebSocket URL is not usable; {target.hint}", field="base_url") from None
         except builtins.TimeoutError:
-            raise TimeoutError(f"WebSocket open timed out after {timeouts.connect} s") from None
-        except (OSError, WebSocketException) as exc:
-            raise ConnectionError(f"WebSocket connection failed: {type(exc).__name__}: {str(exc)[:300]}") from None
+            raise TimeoutError(
+                f"cannot open a WebSocket to {target.where} within {seconds_text(timeouts.connect)} (connect timeout);"
+                f" {target.hint}"
+            ) from None
+        except socket.gaierror as exc:
+            raise ConnectionError(f"cannot resolve {urlsplit(wire.url).hostname} ({_os_reason(exc)}); {target.hint}") from None
+        except OSError as exc:
+            raise ConnectionError(f"cannot connect to {target.where} ({_os_reason(exc)}); {target.hint}") from None
+        except WebSocketException as exc:
+            raise ConnectionError(f"WebSocket handshake with {target.where} failed ({type(exc).__name__}: {str(exc)[:200]})") from None
         # Entering the connection's own context closes it on exit (and tells websockets >= 17
         # that the caller owns it, which silences its "use connect() as a context manager").
         with connection:
@@ -89,7 +111,7 @@ class WebSocketTransport:
                 except (OSError, WebSocketException) as exc:
                     closed = _close_code(exc)
                     raise ConnectionError(f"WebSocket closed before the request was sent ({closed})") from None
-            yield _frames(connection, timeouts, deadline)
+            yield _frames(connection, timeouts, deadline, max_frame)
 
 
 def _close_code(exc: BaseException) -> str:
@@ -102,7 +124,9 @@ def _close_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _frames(connection: Any, timeouts: Timeouts, deadline: Optional[Callable[[], Optional[float]]]) -> Iterator[str]:
+def _frames(
+    connection: Any, timeouts: Timeouts, deadline: Optional[Callable[[], Optional[float]]], max_frame: int
+) -> Iterator[str]:
     from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, WebSocketException
 
     while True:
@@ -118,12 +142,17 @@ def _frames(connection: Any, timeouts: Timeouts, deadline: Optional[Callable[[],
         except builtins.TimeoutError:
             if deadline is not None:
                 deadline()
-            raise TimeoutError(f"no WebSocket frame for {read} s") from None
+            raise TimeoutError(f"no WebSocket frame for {seconds_text(read)}") from None
         except LLMError:
             raise
         except ConnectionClosedError as exc:
             for side in ("sent", "rcvd"):
                 code = getattr(getattr(exc, side, None), "code", None)
+                if code == 1009:
+                    raise ProtocolError(
+                        f"WebSocket closed: a message exceeds the limit of {max_frame} bytes (code 1009); raise"
+                        " max_frame in the provider's limits table if the vendor really sends that much"
+                    ) from None
                 if code in _INVALID_DATA:
                     raise ProtocolError(f"WebSocket closed: {_INVALID_DATA[code]} (code {code})") from None
             raise StreamInterruptedError(f"WebSocket closed abnormally ({_close_code(exc)})") from None

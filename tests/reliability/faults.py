@@ -8,7 +8,11 @@ for a stall to run out.
 
 HTTP steps: :func:`reply` / :func:`json_reply` (any status, headers, body), :func:`sse` (a
 streamed reply that ends normally, is cut off, or stalls), :func:`stall_before_headers`,
-:func:`hang_up` (close without answering). WebSocket steps: :func:`ws_frames` (frames, then a
+:func:`hang_up` (close without answering), :func:`echo` (a completion or stream whose text is
+the request's own prompt, after optional interim ``1xx`` replies: what proves that no call
+receives another's answer), :func:`raw_reply` (exact bytes, for malformed HTTP) and
+:func:`trickle` (status line and headers one byte at a time). ``FaultServer(forever=step)``
+plays ``step`` for every request once the script is spent. WebSocket steps: :func:`ws_frames` (frames, then a
 normal close, a close with a code such as 1011, or a stall), :func:`ws_stall_before_first`,
 :func:`ws_reject` (an HTTP answer to the upgrade, e.g. 403), :func:`ws_binary`.
 
@@ -21,10 +25,11 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from llmplex.provider.error_mapping import status_error
 from llmplex.errors import LLMError, ProtocolError, StreamInterruptedError
@@ -59,6 +64,15 @@ class Step:
     stall: float = 0.0
     #: Close the connection without any answer.
     hang_up: bool = False
+    #: Interim replies (status, headers) sent before the real one, ``interim_pause`` s apart.
+    interim: List[Tuple[int, Dict[str, str]]] = field(default_factory=list)
+    interim_pause: float = 0.0
+    #: Builds the body from the request's body (replaces ``pieces``).
+    answer: Optional[Callable[[bytes], List[bytes]]] = None
+    #: Exact bytes to write instead of a reply (malformed HTTP); the connection is then closed.
+    raw: Optional[bytes] = None
+    #: Seconds between the bytes of the status line and headers (0: written at once).
+    trickle: float = 0.0
 
 
 def reply(status: int, body: Union[bytes, str] = b"", headers: Optional[Mapping[str, str]] = None,
@@ -98,6 +112,41 @@ def sse(texts: Sequence[str], *, done: bool = True, end: End = "ok", stall: floa
                 end=end, stall=stall, pause=pause)
 
 
+def _prompt(body: bytes) -> str:
+    request = json.loads(body)
+    return str(request["messages"][-1]["content"])
+
+
+def echo(*, interim: Sequence[Tuple[int, Mapping[str, str]]] = (), interim_pause: float = 0.0,
+         stream: bool = False, chunked: bool = False) -> Step:
+    """A reply whose text is the request's prompt, after ``interim`` 1xx replies."""
+
+    def answer(body: bytes) -> List[bytes]:
+        text = _prompt(body)
+        if json.loads(body).get("stream"):
+            return [delta(text), delta("", finish="stop"), b"data: [DONE]\n\n"]
+        return [json.dumps({
+            "id": "chatcmpl-echo", "object": "chat.completion", "model": "fault-model",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+        }).encode()]
+
+    content_type = "text/event-stream" if stream else "application/json"
+    return Step(headers={"Content-Type": content_type}, chunked=chunked or stream, answer=answer,
+                interim=[(status, dict(headers)) for status, headers in interim], interim_pause=interim_pause)
+
+
+def raw_reply(data: bytes) -> Step:
+    """Write ``data`` as the whole answer, then close the connection."""
+    return Step(raw=data)
+
+
+def trickle(seconds: float, *, padding: int = 400) -> Step:
+    """A 200 whose status line and headers (with ``padding`` bytes of filler) come one byte at a
+    time, ``seconds`` apart: each gap is shorter than any read timeout, the whole is not."""
+    return Step(headers={"Content-Type": "application/json", "X-Filler": "f" * padding}, pieces=[b"{}"],
+                chunked=False, trickle=seconds)
+
+
 def stall_before_headers(seconds: float) -> Step:
     return Step(stall_before=seconds, pieces=[b"{}"])
 
@@ -109,8 +158,9 @@ def hang_up() -> Step:
 class FaultServer:
     """Plays a script of :class:`Step` on ``http://127.0.0.1:<port>``, one step per request."""
 
-    def __init__(self, steps: Sequence[Step] = ()) -> None:
+    def __init__(self, steps: Sequence[Step] = (), *, forever: Optional[Step] = None) -> None:
         self.steps: List[Step] = list(steps)
+        self.forever = forever
         self.received: List[Dict[str, Any]] = []
         self.stop = threading.Event()
         self._lock = threading.Lock()
@@ -139,6 +189,14 @@ class FaultServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
+        httpd = self._httpd
+
+        def handle_error(request: Any, client_address: Any) -> None:
+            # A client that hangs up with the reply unread (it refused it) resets the socket.
+            if not isinstance(sys.exc_info()[1], OSError):
+                ThreadingHTTPServer.handle_error(httpd, request, client_address)
+
+        self._httpd.handle_error = handle_error  # type: ignore[method-assign]
         # A short poll interval: shutdown() waits up to one interval.
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
@@ -172,22 +230,42 @@ class FaultServer:
         with self._lock:
             self.received.append({"method": handler.command, "path": handler.path,
                                   "headers": dict(handler.headers), "body": body})
-            step = self.steps.pop(0) if self.steps else reply(599, b'{"error": "fault script exhausted"}')
+            if self.steps:
+                step = self.steps.pop(0)
+            else:
+                step = self.forever or reply(599, b'{"error": "fault script exhausted"}')
         if step.hang_up:
             _cut(handler)
             return
         if step.stall_before and self.stop.wait(step.stall_before):
             return
-        handler.send_response(step.status)
-        for name, value in step.headers.items():
-            handler.send_header(name, value)
-        if step.chunked:
-            handler.send_header("Transfer-Encoding", "chunked")
+        if step.raw is not None:
+            handler.wfile.write(step.raw)
+            handler.wfile.flush()
+            _cut(handler)
+            return
+        for index, (status, headers) in enumerate(step.interim):
+            if index and step.interim_pause and self.stop.wait(step.interim_pause):
+                return
+            lines = [f"HTTP/1.1 {status} Interim"] + [f"{k}: {v}" for k, v in headers.items()]
+            handler.wfile.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            handler.wfile.flush()
+        if step.interim and step.interim_pause and self.stop.wait(step.interim_pause):
+            return
+        pieces = step.answer(body) if step.answer is not None else step.pieces
+        head = [f"HTTP/1.1 {step.status} Fault"] + [f"{k}: {v}" for k, v in step.headers.items()]
+        head.append("Transfer-Encoding: chunked" if step.chunked else f"Content-Length: {sum(len(p) for p in pieces)}")
+        raw_head = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+        if step.trickle:
+            for index in range(len(raw_head)):
+                handler.wfile.write(raw_head[index:index + 1])
+                handler.wfile.flush()
+                if self.stop.wait(step.trickle):
+                    return
         else:
-            handler.send_header("Content-Length", str(sum(len(p) for p in step.pieces)))
-        handler.end_headers()
+            handler.wfile.write(raw_head)
         handler.wfile.flush()
-        for index, piece in enumerate(step.pieces):
+        for index, piece in enumerate(pieces):
             if index and step.pause and self.stop.wait(step.pause):
                 return
             handler.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if step.chunked else piece)
