@@ -546,3 +546,39 @@ def test_the_log_filter_registry_shrinks_when_clients_go_away() -> None:
                                "GET /?x=sk-llmplex-CANARY-still-alive-0000", None, None)
     redact.RedactingFilter().filter(record)
     assert "still-alive" not in record.getMessage()
+
+
+def test_conversations_tool_loops_and_structured_output_leak_no_secret(caplog: pytest.LogCaptureFixture) -> None:
+    """Conversation reprs and saves, tool-loop traces and errors, structured-output errors."""
+    from pydantic import BaseModel
+
+    class Answer(BaseModel):
+        value: int
+
+    def lookup(q: str) -> str:
+        """Look something up."""
+        raise RuntimeError("lookup failed")
+
+    call = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}
+    asks_tool = faults.json_reply(200, {"id": "x", "object": "chat.completion", "model": "m", "choices": [
+        {"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": None,
+                                                                "tool_calls": [call]}}]})
+    evidence = Evidence()
+    caplog.set_level(logging.DEBUG)
+    with faults.FaultServer([faults.completion("fine"), asks_tool, faults.completion("not json")]) as server:
+        client = make_client(evidence, {"openai": {"base_url": server.url + "/v1"}},
+                             retry=llmplex.RetryPolicy(max_retries=0))
+        chat = llmplex.Conversation(client, "openai/gpt-4o-mini", system="s")
+        evidence.add("send", chat.send("hi"))
+        with pytest.raises(llmplex.MaxStepsError) as loop_error:
+            chat.run("use the tool", tools=[lookup], max_steps=1)
+        evidence.add_error("tool loop", loop_error.value)
+        evidence.add("trace", loop_error.value.trace)
+        with pytest.raises(llmplex.StructuredOutputError) as structured_error:
+            chat.send("a number", response_model=Answer, structured_mode="prompt", max_repairs=0)
+        evidence.add_error("structured", structured_error.value)
+        evidence.add("conversation", chat)
+        evidence.add("saved", chat.to_json())
+    evidence.add_records(caplog.records)
+    assert len(evidence.texts) > 10
+    assert not evidence.leaks()
