@@ -168,22 +168,24 @@ def truncate(
         return list(messages)
     count = counter or estimate_tokens
     groups = turns(messages)
-    sizes = [len(group) for group in groups]
-    kept_messages = sum(sizes)
-    costs: List[int] = []
-    kept_tokens = 0
-    if max_tokens is not None:
-        costs = [sum(count(messages[i]) for i in group) for group in groups]
-        kept_tokens = sum(count(m) for m in messages if m.role == "system") + sum(costs)
-    first = 0  # the oldest kept turn
-    while first < len(groups) - 1:
-        over_count = max_messages is not None and kept_messages > max_messages
-        over_tokens = max_tokens is not None and kept_tokens > max_tokens
-        if not (over_count or over_tokens):
+    if not groups:
+        return list(messages)
+    # Walk from the newest turn back and stop at the first that does not fit: only what is
+    # kept is counted (a long history costs nothing per turn beyond its kept part).
+    kept_messages = 0
+    kept_tokens = sum(count(m) for m in messages if m.role == "system") if max_tokens is not None else 0
+    first = len(groups)
+    while first > 0:
+        group = groups[first - 1]
+        size = kept_messages + len(group)
+        tokens = kept_tokens + (sum(count(messages[i]) for i in group) if max_tokens is not None else 0)
+        newest = first == len(groups)  # always kept
+        if not newest and ((max_messages is not None and size > max_messages)
+                           or (max_tokens is not None and tokens > max_tokens)):
             break
-        kept_messages -= sizes[first]
-        if costs:
-            kept_tokens -= costs[first]
-        first += 1
-    dropped = {i for group in groups[:first] for i in group}
-    return [m for i, m in enumerate(messages) if i not in dropped]
+        kept_messages, kept_tokens = size, tokens
+        first -= 1
+    if first == 0:
+        return list(messages)
+    oldest_kept = groups[first][0]
+    return [m for i, m in enumerate(messages) if i >= oldest_kept or m.role == "system"]
