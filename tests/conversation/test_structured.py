@@ -69,7 +69,8 @@ def test_native_json_schema_path() -> None:
     cassette = load_cassette(cassette_path("openai/structured_json_schema.json"))
     with ReplayServer(cassette.interactions) as server:
         client = openai_client(server)
-        reply = client.chat("openai/gpt-4o-mini", ASK, response_model=Person, structured_mode="json_schema")
+        assert client.capabilities("openai/gpt-4o-mini").json_schema  # so "auto" takes the native path
+        reply = client.chat("openai/gpt-4o-mini", ASK, response_model=Person)
         body = json.loads(server.received[0]["body"])
     assert reply.parsed == Person(name="Ada Lovelace", born=1815, known_for=["the first published computer program"])
     assert body["response_format"] == {"type": "json_schema", "json_schema": {
@@ -116,11 +117,31 @@ def test_forced_tool_path_on_hunyuan() -> None:
     with ReplayServer(cassette.interactions[:1]) as server:
         client = Client({"providers": {"hunyuan": {"secret_id": "AKIDEXAMPLE", "secret_key": "EXAMPLE",
                                                     "base_url": server.url + "/"}}})
+        caps = client.capabilities("hunyuan/hunyuan-functioncall")
+        assert not caps.json_mode and not caps.json_schema and "tool" in caps.tool_choice
         reply = client.chat("hunyuan/hunyuan-functioncall", [{"role": "user", "content": "北京和深圳今天天气如何"}],
-                            response_model=get_current_weather, structured_mode="tool")
+                            response_model=get_current_weather)  # "auto": the forced tool is the best path
         body = json.loads(server.received[0]["body"])
     assert reply.parsed == get_current_weather(location=["北京", "深圳"], unit="celsius")
     assert body["ToolChoice"] == "custom" and body["CustomTool"]["Function"]["Name"] == "get_current_weather"
+
+
+def test_prompt_path_on_spark_websocket() -> None:
+    """Spark's WebSocket API has neither JSON mode nor a forced tool: the schema goes in the
+    system prompt; its recorded (prose) answer does not validate, so the typed error comes."""
+    from llmplex.testing.replay_ws import WebSocketReplayServer, load_frame_log
+
+    log = load_frame_log(cassette_path("spark/plain_answer.jsonl"))
+    with WebSocketReplayServer(log) as server:
+        client = Client({"providers": {"spark": {"app_id": "EXAMPLE", "api_key": "EXAMPLE", "api_secret": "EXAMPLE",
+                                                  "url": server.url}}, "defaults": {"max_retries": 0}})
+        with pytest.raises(StructuredOutputError) as info:
+            client.chat("spark/4.0Ultra", [{"role": "user", "content": "你好"}], response_model=Person, max_repairs=0)
+        frame = json.loads(server.received[0])
+    texts = frame["payload"]["message"]["text"]
+    assert texts[0]["role"] == "system" and texts[0]["content"].startswith("Reply with only one JSON object")
+    assert "functions" not in frame["payload"]
+    assert info.value.raw == "我可以帮助你的吗？" and info.value.provider == "spark"
 
 
 def test_repair_path_feeds_the_validation_error_back() -> None:
