@@ -434,16 +434,14 @@ class HunyuanStreamParser:
     """Parses Hunyuan's SSE events (``data: {...}``, no ``Response`` wrapper).
 
     There is no ``[DONE]``: the event whose ``Choices[0].FinishReason`` is non-empty ends the
-    stream (reference §2.5). Usage is cumulative in every event; tool-call fragments are merged
-    by ``Id``, not by position, so each distinct ``Id`` gets its own ``ToolCallDelta.index``.
+    stream (reference §2.5). Usage is cumulative in every event; tool-call fragments carry the
+    vendor's ``Id`` and ``Index`` as sent and are merged by the accumulator's rule.
     """
 
     def __init__(self, provider: Hunyuan, request: ChatRequest) -> None:
         self.provider = provider
         self.request = request
         self.done = False
-        self._slots: Dict[Tuple[str, Any], int] = {}
-        self._last_slot: Optional[int] = None
 
     def feed(self, event: Any) -> List[ChatChunk]:
         if self.done:
@@ -488,26 +486,16 @@ class HunyuanStreamParser:
         ]
 
     def _delta(self, call: Dict[str, Any]) -> ToolCallDelta:
+        # The vendor's keys as sent (Id on the first fragment, Index on all, or either alone):
+        # the accumulator's one rule decides which call a fragment continues.
         call_id = json_str(call.get("Id"))
         vendor_index = call.get("Index")
-        if call_id:
-            key: Tuple[str, Any] = ("id", call_id)
-        elif isinstance(vendor_index, int) and not isinstance(vendor_index, bool):
-            key = ("index", vendor_index)
-        else:
-            # No Id and no Index: a continuation of the call being streamed.
-            key = ("continued", self._last_slot)
-        slot = self._slots.get(key)
-        if slot is None:
-            slot = self._last_slot if key[0] == "continued" and self._last_slot is not None else len(self._slots)
-            self._slots[key] = slot
-        self._last_slot = slot
         function = json_dict(call.get("Function"))
         arguments = function.get("Arguments")
         if isinstance(arguments, dict):  # not documented, but cheap to accept
             arguments = _compact(arguments).decode("utf-8")
         return ToolCallDelta(
-            index=slot,
+            index=vendor_index if isinstance(vendor_index, int) and not isinstance(vendor_index, bool) else None,
             id=call_id or None,
             name=json_str(function.get("Name")) or None,
             arguments=json_str(arguments),

@@ -16,6 +16,7 @@ from llmplex.errors import ConfigError, InvalidRequestError, LLMError, ProtocolE
 from llmplex.provider.capabilities import Capabilities
 from llmplex.plugins.hookspecs import hookimpl
 from llmplex.schema.messages import Message
+from llmplex.schema.call_params import check_extra_keys
 from llmplex.schema.openai_format import message_to_openai, tool_choice_to_openai, tool_to_openai
 from llmplex.provider.contract import (
     Credential,
@@ -32,7 +33,7 @@ from llmplex.provider.contract import (
 from llmplex.provider.wire import loads, loads_or_none, parse_json_body
 from llmplex.schema.request import ChatRequest
 from llmplex.schema.accumulator import tool_call_from_vendor
-from llmplex.schema.response import ChatChunk, ChatResponse, FinishReason, ToolCallDelta, Usage
+from llmplex.schema.response import ChatChunk, ChatResponse, Choice, FinishReason, ToolCallDelta, Usage
 from llmplex.transport.sse import SSEEvent
 
 __all__ = ["OpenAICompatible", "Preset", "PRESETS", "OPENAI_CAPABILITIES", "normalise_finish_reason", "parse_usage"]
@@ -260,11 +261,12 @@ class OpenAICompatible(Provider):
             body["stream"] = True
             if preset.stream_usage:
                 body["stream_options"] = {"include_usage": True}
+        check_extra_keys(request.extra, provider=self.name)
         body.update(request.extra)
         return body
 
     def _message(self, message: Message, index: int) -> Dict[str, Any]:
-        wire = message_to_openai(message)
+        wire = message_to_openai(message, openai_nulls=False)
         echo = self.preset.reasoning_echo
         if echo == "drop":
             wire.pop("reasoning_content", None)
@@ -285,17 +287,33 @@ class OpenAICompatible(Provider):
         choices = list(iter_dicts(data.get("choices")))
         if not choices:
             raise ProtocolError(f"{self.name} reply has no choices", provider=self.name, raw=response.body)
-        choice = choices[0]
+        # n > 1: every answer is paid for, so every answer is kept (``message`` is the first).
+        answers = [self._choice(choice, position, response.body) for position, choice in enumerate(choices)]
+        first = answers[0]
+        reply_id, reply_model = data.get("id"), data.get("model")
+        return ChatResponse(
+            id=reply_id if isinstance(reply_id, str) else None,
+            provider=self.name,
+            model=reply_model if isinstance(reply_model, str) else request.model,
+            message=first.message,
+            finish_reason=first.finish_reason,
+            finish_reason_raw=first.finish_reason_raw,
+            usage=parse_usage(data.get("usage")),
+            raw=data,
+            choices=answers,
+        )
+
+    def _choice(self, choice: Dict[str, Any], position: int, body: bytes) -> Choice:
         wire_message = choice.get("message")
         if not isinstance(wire_message, dict):
-            raise ProtocolError(f"{self.name} reply choice has no message", provider=self.name, raw=response.body)
+            raise ProtocolError(f"{self.name} reply choice has no message", provider=self.name, raw=body)
         calls = [
             tool_call_from_vendor(
                 json_str(c.get("id")) or f"call_{i}",
                 json_str(json_dict(c.get("function")).get("name")),
                 json_dict(c.get("function")).get("arguments", ""),
                 provider=self.name,
-                payload=response.body,
+                payload=body,
             )
             for i, c in enumerate(iter_dicts(wire_message.get("tool_calls")))
         ]
@@ -308,16 +326,12 @@ class OpenAICompatible(Provider):
             reasoning_content=reasoning if isinstance(reasoning, str) else None,
         )
         raw_finish = choice.get("finish_reason")
-        reply_id, reply_model = data.get("id"), data.get("model")
-        return ChatResponse(
-            id=reply_id if isinstance(reply_id, str) else None,
-            provider=self.name,
-            model=reply_model if isinstance(reply_model, str) else request.model,
+        index = choice.get("index")
+        return Choice(
+            index=index if isinstance(index, int) and not isinstance(index, bool) and index >= 0 else position,
             message=message,
             finish_reason=normalise_finish_reason(raw_finish),
             finish_reason_raw=raw_finish if isinstance(raw_finish, str) else None,
-            usage=parse_usage(data.get("usage")),
-            raw=data,
         )
 
     def stream_parser(self, request: ChatRequest) -> OpenAIStreamParser:
@@ -395,12 +409,19 @@ def _is_error(data: Dict[str, Any]) -> bool:
 
 
 class OpenAIStreamParser:
-    """Parses ``data: {...}`` chunks until ``data: [DONE]``."""
+    """Parses ``data: {...}`` chunks until ``data: [DONE]``.
+
+    A stream that ends without ``[DONE]`` after every answer it carried has its finish reason
+    is complete (the openai SDK's ``Stream`` also stops at the end of the body without
+    complaint; some gateways drop the marker). One that ends before is interrupted.
+    """
 
     def __init__(self, provider: OpenAICompatible, request: ChatRequest) -> None:
         self.provider = provider
         self.request = request
         self.done = False
+        # Choice index -> whether a finish reason arrived for it.
+        self._finished: Dict[int, bool] = {}
 
     def feed(self, event: SSEEvent) -> List[ChatChunk]:
         data = event.data
@@ -426,16 +447,18 @@ class OpenAIStreamParser:
         choices = payload.get("choices")
         chunks: List[ChatChunk] = []
         for choice in iter_dicts(choices):
-            if choice.get("index", 0) != 0:
-                continue  # n > 1 streams: llmplex assembles the first choice
+            index = choice.get("index", 0)
+            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+                index = 0
             delta = choice.get("delta")
             if not isinstance(delta, dict):
                 delta = {}
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
             calls = delta.get("tool_calls")
-            deltas = [self._tool_delta(c, i) for i, c in enumerate(iter_dicts(calls))] if calls else []
+            deltas = [self._tool_delta(c) for c in iter_dicts(calls)] if calls else []
             raw_finish = choice.get("finish_reason")
             finish = normalise_finish_reason(raw_finish)
+            self._finished[index] = self._finished.get(index, False) or finish is not None
             chunks.append(
                 ChatChunk.unchecked(
                     text=json_str(delta.get("content")),
@@ -446,6 +469,7 @@ class OpenAIStreamParser:
                     id=chunk_id,
                     model=model,
                     raw=payload,
+                    choice=index,
                 )
             )
         if usage is not None:
@@ -459,21 +483,22 @@ class OpenAIStreamParser:
         return chunks
 
     @staticmethod
-    def _tool_delta(call: Dict[str, Any], position: int) -> ToolCallDelta:
+    def _tool_delta(call: Dict[str, Any]) -> ToolCallDelta:
+        # The vendor's own keys only: the accumulator's one rule decides which call continues.
         function = json_dict(call.get("function"))
         index = call.get("index")
         call_id = call.get("id")
         return ToolCallDelta(
-            index=index if isinstance(index, int) and not isinstance(index, bool) else position,
+            index=index if isinstance(index, int) and not isinstance(index, bool) else None,
             id=call_id if isinstance(call_id, str) and call_id else None,
             name=json_str(function.get("name")) or None,
             arguments=_arguments_fragment(function.get("arguments")),
         )
 
     def close(self) -> List[ChatChunk]:
-        if not self.done:
+        if not self.done and not (self._finished and all(self._finished.values())):
             raise StreamInterruptedError(
-                f"{self.provider.name} stream ended before data: [DONE]",
+                f"{self.provider.name} stream ended before a finish reason (and without data: [DONE])",
                 provider=self.provider.name,
                 model=self.request.model,
             )

@@ -88,6 +88,9 @@ def _cmd_request(args: argparse.Namespace, out: TextIO) -> int:
     client = Client(args.config, clock=FixedClock(args.at) if args.at is not None else None)
     wire = client.prepare(args.model, _messages(args), stream=args.stream, **_params(args))
     out.write(format_wire(client.redacted(wire)) + "\n")
+    for warning in wire.warnings:
+        # Beside the request, not in it: stdout stays exactly the request.
+        sys.stderr.write(f"llmplex: warning: {warning}\n")
     return EXIT_OK
 
 

@@ -51,8 +51,9 @@ from .ratelimit import RateLimiter, estimate_tokens
 from .redact import Redactor, install_log_filters, scrub_error
 from ..schema.request import ChatRequest
 from ..schema.accumulator import StreamAccumulator
-from ..schema.response import ChatChunk, ChatResponse
+from ..schema.response import ChatChunk, ChatResponse, FallbackFailure
 from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
+from .answers import fallback_failure, stamp_reply, stamp_stream, with_call_headers
 from .settings import _own, call_policy, call_timeouts, policy_from, pop_call_options, timeouts_from
 from ..transport.framing import bounded, decoded, sniff
 from ..transport.http import HttpTransport, Timeouts, html_page_error
@@ -194,6 +195,9 @@ class Client:
         provider, vendor_model = self._split(self.config.resolve_model(model)[0])
         params = self.config.call_params(model, 0, provider.name, params)
         request = make_request(vendor_model, messages, stream=stream, **params)
+        # The call options are checked as chat() checks them, though nothing is sent.
+        call_policy(provider, self.config.defaults, self.retry, options)
+        call_timeouts(provider, self.config.defaults, self.timeouts, options)
         try:
             request, dropped = self._admit(provider, request, options)
             return replace(self._build(provider, request, self.timeouts), warnings=tuple(dropped))
@@ -334,6 +338,7 @@ class Client:
         started = self.clock.monotonic()
         deadline: Optional[Deadline] = None
         wait = options.get("rate_limit_wait")
+        failures: List[FallbackFailure] = []
         for position, target in enumerate(chain):
             provider, vendor_model = self._split(target)
             entry_params = self.config.call_params(requested, position, provider.name, params)
@@ -359,7 +364,8 @@ class Client:
                 try:
                     deadline()
                     if stream:
-                        accumulator = StreamAccumulator(provider=provider.name, model=request.model)
+                        accumulator = StreamAccumulator(provider=provider.name, model=request.model,
+                                                        keep_raw=bool(options.get("keep_raw")))
                         with ExitStack() as stack:
                             for chunk in self._stream_once(job, stack, accumulator):
                                 delivered += 1
@@ -377,6 +383,7 @@ class Client:
                     if delay is None:
                         if (not delivered and position + 1 < len(chain) and isinstance(error, FALLBACK_ON)
                                 and not deadline.expired):
+                            failures.append(fallback_failure(target, error))
                             break  # next chain entry
                         log_call(call, latency=self.clock.monotonic() - started, error=error,
                                  requested=requested, fallbacks=position, request_id=call.extra.get("request_id"))
@@ -389,6 +396,7 @@ class Client:
                 now = self.clock.monotonic()
                 response.attempts = attempt
                 response.warnings = dropped
+                response.fallbacks = failures
                 if response.latency is None:
                     response.latency = now - call.started
                 usage = response.usage
@@ -422,7 +430,7 @@ class Client:
         if page is not None:
             raise self._enrich(page, response)
         try:
-            return provider.parse_response(response, request)
+            return stamp_reply(provider.parse_response(response, request), response, self.redactor)
         except LLMError as exc:
             raise self._enrich(exc, response)
         except PARSE_FAILURES as exc:
@@ -467,6 +475,7 @@ class Client:
                     self.http.open_stream(wire, job.timeouts, deadline=job.deadline, provider=provider.name))
                 headers = http_stream.headers
                 job.call.extra["request_id"] = http_stream.request_id
+                stamp_stream(accumulator, http_stream.request_id, headers, self.redactor)
                 if http_stream.status >= 400:
                     failed = WireResponse(http_stream.status, http_stream.headers, http_stream.read_all(_RAW_LIMIT))
                     raise self._http_error(provider, failed, request)
@@ -494,9 +503,9 @@ class Client:
                                 f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}",
                                 raw=body[:_RAW_LIMIT],
                             ) from None
-                        chunk = ChatChunk.from_response(reply)
-                        accumulator.add(chunk)
-                        yield chunk
+                        for chunk in ChatChunk.from_choices(reply):
+                            accumulator.add(chunk)
+                            yield chunk
                         return
                 events = decoded(chunks, wire.framing, self._limits.get(provider.name))
             for event in events:
@@ -532,7 +541,7 @@ class Client:
 
     def _build(self, provider: Provider, request: ChatRequest, timeouts: Timeouts) -> WireRequest:
         token = self._token(provider, request, timeouts)
-        wire = provider.build_request(request, now=self.clock.now(), token=token)
+        wire = with_call_headers(provider.build_request(request, now=self.clock.now(), token=token), request, provider.name)
         return wire.masked_by(self.redactor)  # its repr masks this client's secrets
 
     def _token(self, provider: Provider, request: ChatRequest, timeouts: Timeouts) -> Optional[str]:
@@ -642,6 +651,8 @@ class ChatStream:
         self.response: Optional[ChatResponse] = None
         self._started = False
         self._calls: Optional[Generator[ChatChunk, None, ChatResponse]] = None
+        # Set by close(); the iterating thread stops at its next step and releases the connection.
+        self._closing = threading.Event()
 
     def __iter__(self) -> Iterator[ChatChunk]:
         if self._started:
@@ -659,13 +670,31 @@ class ChatStream:
         self.close()
 
     def close(self) -> None:
-        """Stop the stream and release its connection (safe to call at any time)."""
+        """Stop the stream and release its connection (safe to call at any time, from any
+        thread: from another one than the iterating thread, that thread's loop ends at the next
+        chunk, and the connection is released there)."""
+        self._closing.set()
         if self._calls is not None:
-            self._calls.close()
+            try:
+                self._calls.close()
+            except ValueError:
+                pass  # "generator already executing": another thread is inside next(); it stops itself
 
     @property
     def text(self) -> str:
         return self.response.text if self.response is not None else ""
 
     def _run(self, calls: Generator[ChatChunk, None, ChatResponse]) -> Iterator[ChatChunk]:
-        self.response = yield from calls
+        closing = self._closing
+        try:
+            while not closing.is_set():
+                try:
+                    chunk = next(calls)
+                except StopIteration as finished:
+                    self.response = finished.value
+                    return
+                if closing.is_set():
+                    return
+                yield chunk
+        finally:
+            calls.close()

@@ -68,6 +68,7 @@ def redact_wire(wire: WireRequest, redactor: Redactor) -> WireRequest:
         headers=redactor.headers(wire.headers),
         body=body,
         framing=wire.framing,
+        warnings=wire.warnings,
     )
 
 

@@ -13,7 +13,7 @@ from ..transport.http import Timeouts
 __all__ = ["CALL_OPTIONS", "pop_call_options", "seconds", "timeouts_from", "policy_from", "call_policy", "call_timeouts"]
 
 #: Options of a call (not of the request): ``client.chat(..., timeout=5, max_retries=0)``.
-CALL_OPTIONS = ("timeout", "total_timeout", "max_retries", "retry", "rate_limit_wait", "strict")
+CALL_OPTIONS = ("timeout", "total_timeout", "max_retries", "retry", "rate_limit_wait", "strict", "keep_raw")
 
 
 def pop_call_options(params: Dict[str, Any]) -> Dict[str, Any]:

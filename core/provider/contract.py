@@ -102,7 +102,8 @@ class WireRequest:
             body = masked.encode("utf-8") if masked != text else body
         return (
             f"WireRequest(method={self.method!r}, url={masker.text(self.url)!r}, "
-            f"headers={masker.headers(self.headers)!r}, body={body!r}, framing={self.framing!r})"
+            f"headers={masker.headers(self.headers)!r}, body={body!r}, framing={self.framing!r}"
+            + (f", warnings={self.warnings!r})" if self.warnings else ")")
         )
 
 

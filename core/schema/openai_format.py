@@ -5,13 +5,19 @@ represent: keys the schema does not model are kept in ``extra`` (of the message,
 of a tool call) and written back; explicit ``null``s of ``name``, ``tool_calls``, ``tool_call_id``
 and ``reasoning_content`` (as in ``openai`` SDK ``model_dump()`` output) are written back too;
 tool-call arguments are kept as the exact string received.
+
+The OpenAI-only keys an SDK ``model_dump()`` fills with ``null`` (:data:`OPENAI_ONLY_NULLS`:
+``refusal``, ``annotations``, ``audio``, ``function_call``) mean "absent": they are remembered
+for the round trip but never sent to a vendor (providers call
+``message_to_openai(m, openai_nulls=False)``). openai SDK message objects (pydantic models with
+a ``role``) are accepted wherever a message dict is.
 """
 
 from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Mapping, Sequence, TypeVar, Union
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..errors import InvalidRequestError
 
@@ -36,6 +42,8 @@ __all__ = [
     "tool_choice_to_openai",
     "FieldValueError",
     "MessageLike",
+    "OPENAI_ONLY_NULLS",
+    "as_plain_message",
 ]
 
 T = TypeVar("T")
@@ -43,6 +51,19 @@ _MODELLED_KEYS = MODELLED_KEYS
 _CALL_KEYS = ("id", "type", "function")
 
 MessageLike = Union[Message, Mapping[str, Any]]
+
+#: Keys of OpenAI's assistant message that other vendors do not know; ``null`` means absent.
+OPENAI_ONLY_NULLS = ("refusal", "annotations", "audio", "function_call")
+
+
+def as_plain_message(item: Any) -> Any:
+    """A message object of another library (the openai SDK's ``ChatCompletionMessage``: a
+    pydantic model with a ``role``) as the dict it dumps to; anything else as it is."""
+    if isinstance(item, (Message, Mapping)) or not isinstance(item, BaseModel):
+        return item
+    if "role" not in type(item).model_fields:
+        return item
+    return item.model_dump()
 
 
 def message_from_openai(data: MessageLike) -> Message:
@@ -75,7 +96,10 @@ def message_from_openai(data: MessageLike) -> Message:
         fields["tool_calls"] = [
             _at(f"tool_calls[{i}]", _tool_call_from_openai, c) for i, c in enumerate(fields["tool_calls"])
         ]
-    extra = {k: v for k, v in data.items() if k not in _MODELLED_KEYS}
+    for key in OPENAI_ONLY_NULLS:
+        if key in data and data[key] is None:
+            nulls.append(key)
+    extra = {k: v for k, v in data.items() if k not in _MODELLED_KEYS and not (k in OPENAI_ONLY_NULLS and v is None)}
     if extra:
         fields["extra"] = extra
     message = Message(**fields)
@@ -189,8 +213,11 @@ def _tool_call_from_openai(call: Any) -> ToolCall:
     return ToolCall(**fields)
 
 
-def message_to_openai(message: MessageLike) -> Dict[str, Any]:
-    """A Message (or an OpenAI-shaped dict, checked) as an OpenAI chat message dict."""
+def message_to_openai(message: MessageLike, *, openai_nulls: bool = True) -> Dict[str, Any]:
+    """A Message (or an OpenAI-shaped dict, checked) as an OpenAI chat message dict.
+
+    ``openai_nulls=False`` leaves out the OpenAI-only ``null`` keys a dict came with (for the
+    wire of any vendor; they mean "absent" there too)."""
     if not isinstance(message, Message):
         message = message_from_openai(message)
     out: Dict[str, Any] = {"role": message.role}
@@ -208,6 +235,10 @@ def message_to_openai(message: MessageLike) -> Dict[str, Any]:
         out["tool_call_id"] = message.tool_call_id
     if message.reasoning_content is not None or "reasoning_content" in nulls:
         out["reasoning_content"] = message.reasoning_content
+    if openai_nulls:
+        for key in OPENAI_ONLY_NULLS:
+            if key in nulls:
+                out[key] = None
     out.update(message.extra)
     return out
 

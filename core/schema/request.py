@@ -88,6 +88,8 @@ class ChatRequest(CheckedModel):
     stream: bool = False
     #: Vendor-only request fields, merged into the wire body untouched.
     extra: Dict[str, Any] = Field(default_factory=dict)
+    #: Per-call HTTP headers added to the provider's (never replacing one it sets).
+    headers: Dict[str, str] = Field(default_factory=dict)
 
     @field_validator("temperature", "top_p", "max_tokens", "n", "seed", mode="before")
     @classmethod

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .messages import Message, ToolCall
 
 __all__ = [
     "FinishReason",
     "Usage",
+    "Choice",
+    "FallbackFailure",
     "ChatResponse",
     "ToolCallDelta",
     "ChatChunk",
@@ -33,6 +35,31 @@ class Usage(BaseModel):
     reasoning_tokens: Optional[int] = None
 
 
+class Choice(BaseModel):
+    """One of the answers of a reply; a request with ``n > 1`` gets several."""
+
+    model_config = _MODEL_CONFIG
+    index: int = 0
+    message: Message
+    finish_reason: Optional[FinishReason] = None
+    finish_reason_raw: Optional[str] = None
+
+
+class FallbackFailure(BaseModel):
+    """A fallback-chain entry that failed before the one that answered, and why."""
+
+    model_config = _MODEL_CONFIG
+    #: ``provider/model`` as the chain names it.
+    target: str
+    provider: str
+    model: str
+    #: The error's class name (``RateLimitError``) and its message, secrets masked.
+    error: str
+    message: str
+    status: Optional[int] = None
+    attempts: int = 1
+
+
 class ChatResponse(BaseModel):
     """One complete reply, the same whether it was streamed or not."""
 
@@ -47,7 +74,8 @@ class ChatResponse(BaseModel):
     #: The vendor's own finish reason string, before normalisation.
     finish_reason_raw: Optional[str] = None
     usage: Optional[Usage] = None
-    #: The vendor's parsed payload (for a stream: the list of parsed frames).
+    #: The vendor's parsed payload. For a stream: the last few parsed frames only (bounded
+    #: memory), or every frame with ``client.stream(..., keep_raw=True)``.
     raw: Any = None
     #: Seconds from sending the request to the complete reply.
     latency: Optional[float] = None
@@ -58,6 +86,23 @@ class ChatResponse(BaseModel):
     warnings: List[str] = Field(default_factory=list)
     #: The reply validated into ``response_model`` (``client.chat(..., response_model=M)``).
     parsed: Any = None
+    #: Every answer, in the vendor's order; ``message`` is ``choices[0].message``. Filled from
+    #: ``message`` when a provider gives only one.
+    choices: List[Choice] = Field(default_factory=list)
+    #: The vendor's request id (from the reply's headers or body), for support tickets.
+    request_id: Optional[str] = None
+    #: The reply's HTTP headers, names lower-cased (rate-limit headers, ``openai-processing-ms``).
+    headers: Dict[str, str] = Field(default_factory=dict)
+    #: Chain entries that failed, in order, before ``provider`` answered (empty: the first did).
+    fallbacks: List[FallbackFailure] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _first_choice(self) -> ChatResponse:
+        if not self.choices:
+            self.choices = [
+                Choice(message=self.message, finish_reason=self.finish_reason, finish_reason_raw=self.finish_reason_raw)
+            ]
+        return self
 
     @property
     def text(self) -> str:
@@ -69,10 +114,12 @@ class ChatResponse(BaseModel):
 
 
 class ToolCallDelta(BaseModel):
-    """A fragment of a streamed tool call; fragments with the same ``index`` concatenate."""
+    """A fragment of a streamed tool call, with the keys the vendor sent (``index``, ``id``,
+    either or both). :class:`~llmplex.schema.accumulator.StreamAccumulator` decides which call a
+    fragment continues; parsers pass the vendor's keys through and never invent them."""
 
     model_config = _MODEL_CONFIG
-    index: int
+    index: Optional[int] = None
     id: Optional[str] = None
     name: Optional[str] = None
     arguments: str = ""
@@ -95,6 +142,8 @@ class ChatChunk(BaseModel):
     raw: Any = None
     #: Merged into the assembled message's ``Message.provider_state`` (later chunks win per key).
     provider_state: Dict[str, Any] = Field(default_factory=dict)
+    #: Which answer this increment belongs to (``n > 1``); 0 for the first, the usual case.
+    choice: int = 0
 
     @classmethod
     def unchecked(
@@ -110,6 +159,7 @@ class ChatChunk(BaseModel):
         model: Optional[str] = None,
         raw: Any = None,
         provider_state: Optional[Dict[str, Any]] = None,
+        choice: int = 0,
     ) -> ChatChunk:
         """A chunk built without validation, for stream parsers whose values are already typed.
 
@@ -129,6 +179,7 @@ class ChatChunk(BaseModel):
             "model": model,
             "raw": raw,
             "provider_state": provider_state if provider_state is not None else {},
+            "choice": choice,
         }
         object.__setattr__(chunk, "__dict__", values)
         object.__setattr__(chunk, "__pydantic_fields_set__", set(values))
@@ -139,23 +190,34 @@ class ChatChunk(BaseModel):
 
     @classmethod
     def from_response(cls, reply: ChatResponse) -> ChatChunk:
-        """A whole reply as the single chunk a stream of it would have been."""
-        message = reply.message
-        calls = [
-            ToolCallDelta(index=i, id=call.id, name=call.name,
-                          arguments=call.raw_arguments or json.dumps(call.arguments, ensure_ascii=False),
-                          provider_state=call.provider_state)
-            for i, call in enumerate(message.tool_calls or [])
-        ]
-        return cls(
-            text=message.text,
-            reasoning=message.reasoning_content or "",
-            tool_calls=calls,
-            finish_reason=reply.finish_reason,
-            finish_reason_raw=reply.finish_reason_raw,
-            usage=reply.usage,
-            id=reply.id,
-            model=reply.model,
-            raw=reply.raw,
-            provider_state=message.provider_state,
-        )
+        """A whole reply as the single chunk a stream of it would have been (its first choice)."""
+        chunk = cls.from_choices(reply)[0]
+        chunk.usage = reply.usage
+        return chunk
+
+    @classmethod
+    def from_choices(cls, reply: ChatResponse) -> List[ChatChunk]:
+        """A whole reply as chunks, one per choice; usage rides on the last."""
+        chunks = []
+        for choice in reply.choices:
+            message = choice.message
+            calls = [
+                ToolCallDelta(index=i, id=call.id, name=call.name,
+                              arguments=call.raw_arguments or json.dumps(call.arguments, ensure_ascii=False),
+                              provider_state=call.provider_state)
+                for i, call in enumerate(message.tool_calls or [])
+            ]
+            chunks.append(cls(
+                text=message.text,
+                reasoning=message.reasoning_content or "",
+                tool_calls=calls,
+                finish_reason=choice.finish_reason,
+                finish_reason_raw=choice.finish_reason_raw,
+                id=reply.id,
+                model=reply.model,
+                raw=reply.raw,
+                provider_state=message.provider_state,
+                choice=choice.index,
+            ))
+        chunks[-1].usage = reply.usage
+        return chunks

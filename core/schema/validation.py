@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from ..errors import InvalidRequestError
 from .invalid import FieldValueError, from_validation_error, join, location, within
 from .messages import Message
-from .openai_format import MessageLike, message_from_openai, message_to_openai, tool_from_openai
+from .openai_format import MessageLike, as_plain_message, message_from_openai, message_to_openai, tool_from_openai
+from .call_params import check_headers, normalise_aliases
 from .request import ChatRequest
 from .tools import Tool, ToolChoice
 
@@ -47,6 +48,7 @@ def coerce_messages(messages: Any) -> List[Message]:
     out: List[Message] = []
     for index, item in enumerate(messages):
         prefix = f"messages[{index}]"
+        item = as_plain_message(item)
         if isinstance(item, Message):
             out.append(item)
             continue
@@ -164,6 +166,8 @@ def make_request(model: str, messages: Any, *, stream: bool = False, **params: A
     """Build and check a ChatRequest from the public call's arguments."""
     checked = coerce_messages(messages)
     check_conversation(checked)
+    normalise_aliases(params)
+    headers = check_headers(params.pop("headers", None))
     unknown = [k for k in params if k not in _PARAMS and k not in ("tools", "tool_choice", "extra")]
     if unknown:
         name = unknown[0]
@@ -216,6 +220,7 @@ def make_request(model: str, messages: Any, *, stream: bool = False, **params: A
             tool_choice=choice,
             stream=stream,
             extra=extra,
+            headers=headers,
             **fields,
         )
     except ValidationError as exc:

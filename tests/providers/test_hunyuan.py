@@ -464,7 +464,8 @@ def test_tool_call_round_trip() -> None:
 def test_streamed_tool_call_fragments_merge_by_id() -> None:
     chunks, response = _stream(make_client(), "hunyuan/hunyuan-functioncall", ASK, tools=[WEATHER], tool_choice="auto")
     assert [len(c.tool_calls) for c in chunks] == [1, 1, 0, 0]
-    assert {d.index for c in chunks for d in c.tool_calls} == {0}
+    # The vendor's keys pass through untouched (no Index here); the accumulator merges by Id.
+    assert {(d.index, d.id) for c in chunks for d in c.tool_calls} == {(None, "call_cq154vk2c3m1v7ep3530")}
     assert response.finish_reason == "tool_calls"
     (call,) = response.tool_calls
     assert (call.id, call.name, call.arguments) == ("call_cq154vk2c3m1v7ep3530", "get_current_weather", {"location": "北京"})

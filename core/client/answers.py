@@ -1,0 +1,64 @@
+"""What the client adds to a request and a reply beyond the provider's translation: per-call
+headers, the reply's request id and headers, and the chain entries
+that failed before the one that answered."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Mapping, Optional
+
+from ..errors import InvalidRequestError, LLMError
+from ..provider.contract import WireRequest, WireResponse
+from ..schema.accumulator import StreamAccumulator
+from ..schema.request import ChatRequest
+from ..schema.response import ChatResponse, FallbackFailure
+from .redact import Redactor
+
+__all__ = ["with_call_headers", "stamp_reply", "stamp_stream", "fallback_failure"]
+
+
+def with_call_headers(wire: WireRequest, request: ChatRequest, provider: str) -> WireRequest:
+    """``wire`` with the call's ``headers=`` added. One the provider sets itself (credentials,
+    signatures, content type) is refused: replacing it would break the request or its auth."""
+    if not request.headers:
+        return wire
+    own = {name.lower() for name in wire.headers}
+    for name in request.headers:
+        if name.lower() in own:
+            field = f"headers.{name}"
+            raise InvalidRequestError(
+                f"{field}: {provider} sets this header itself; remove it from headers= "
+                f"(use [providers.{provider}] options for the provider's own settings)",
+                provider=provider,
+                field=field,
+            )
+    return dataclasses.replace(wire, headers={**wire.headers, **request.headers})
+
+
+def stamp_reply(reply: ChatResponse, response: WireResponse, redactor: Redactor) -> ChatResponse:
+    """The request id and headers of the HTTP reply, on the parsed reply."""
+    if reply.request_id is None:
+        reply.request_id = response.request_id
+    reply.headers = redactor.headers(response.headers)
+    return reply
+
+
+def stamp_stream(
+    accumulator: StreamAccumulator, request_id: Optional[str], headers: Mapping[str, str], redactor: Redactor
+) -> None:
+    accumulator.request_id = request_id
+    accumulator.headers = redactor.headers(headers)
+
+
+def fallback_failure(target: str, error: LLMError) -> FallbackFailure:
+    """A failed chain entry for ``ChatResponse.fallbacks``; the error is already masked."""
+    provider, _, model = target.partition("/")
+    return FallbackFailure(
+        target=target,
+        provider=error.provider or provider,
+        model=error.model or model,
+        error=type(error).__name__,
+        message=error.message,
+        status=error.status,
+        attempts=error.attempts or 1,
+    )
