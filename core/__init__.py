@@ -29,6 +29,8 @@ _EXPORTS: Dict[str, str] = {
     "ResponseFormat": "schema.request",
     "ChatResponse": "schema.response",
     "ChatChunk": "schema.response",
+    "Choice": "schema.response",
+    "FallbackFailure": "schema.response",
     "ToolCallDelta": "schema.response",
     "Usage": "schema.response",
     "StreamAccumulator": "schema.accumulator",
@@ -78,6 +80,7 @@ __all__ = [
     "ChatRequest",
     "ChatResponse",
     "ChatStream",
+    "Choice",
     "Client",
     "Config",
     "ConfigError",
@@ -87,6 +90,7 @@ __all__ = [
     "Conversation",
     "ConversationStream",
     "Credential",
+    "FallbackFailure",
     "FixedClock",
     "ImagePart",
     "InvalidRequestError",
@@ -202,7 +206,7 @@ if TYPE_CHECKING:
     from .provider.contract import Credential, Provider, ProviderSettings, ProviderSpec, Token, WireRequest, WireResponse
     from .schema.request import ChatRequest, ResponseFormat
     from .schema.accumulator import StreamAccumulator
-    from .schema.response import ChatChunk, ChatResponse, ToolCallDelta, Usage
+    from .schema.response import ChatChunk, ChatResponse, Choice, FallbackFailure, ToolCallDelta, Usage
     from .client.retry import RetryPolicy
     from .schema.tools import Tool, ToolChoice
     from .transport.http import Timeouts
