@@ -234,7 +234,7 @@ class Client:
             from ..conversation import structured
 
             return structured.chat(self, model, messages, **params)
-        options = pop_call_options(params)
+        options = pop_call_options(params, method="chat")
         calls = self._execute(self.config.resolve_model(model), model, messages, params, options, stream=False)
         while True:
             try:
@@ -250,7 +250,7 @@ class Client:
                 "response_model: structured output validates the whole reply; use chat(), not stream()",
                 field="response_model",
             )
-        options = pop_call_options(params)
+        options = pop_call_options(params, method="stream")
         return ChatStream(self, self.config.resolve_model(model), messages, params, options, requested=model)
 
     def run(

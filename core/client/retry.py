@@ -51,6 +51,8 @@ MAX_DELAY = 8.0
 #: A longer server-requested wait than this is not waited out: the error is raised with
 #: ``retry_after`` set (the OpenAI SDK 3.x rule; before 3.x it was 60 s).
 MAX_RETRY_AFTER = 120.0
+#: The longest delay a policy may hold (a week, as timeouts): sleep() overflows on more.
+_MAX_DELAY = 7 * 24 * 3600.0
 #: The backoff is multiplied by ``1 - JITTER * rng()``: between 75 % and 100 % of its value.
 JITTER = 0.25
 
@@ -111,8 +113,10 @@ class RetryPolicy:
             raise ConfigError(f"max_retries must be >= 0, got {self.max_retries}", field="max_retries")
         for name in ("initial_delay", "max_delay", "max_retry_after"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ConfigError(f"{name} must be a number >= 0, got {value!r}", field=name)
+            # Finite and at most a week: sleep() and lock waits overflow on more (OverflowError).
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= _MAX_DELAY:
+                raise ConfigError(f"{name} must be a number of seconds from 0 to {_MAX_DELAY:.0f} (a week), got {value!r}",
+                                  field=name)
         if isinstance(self.jitter, bool) or not isinstance(self.jitter, (int, float)) or not 0 <= self.jitter <= 1:
             raise ConfigError(f"jitter must be between 0 and 1, got {self.jitter!r}", field="jitter")
 

@@ -3,12 +3,13 @@ client's arguments over ``[defaults]`` over the built-in defaults."""
 
 from __future__ import annotations
 
+import math
 from typing import Any, Dict, Mapping, Optional
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InvalidRequestError
 from ..provider.contract import Provider
 from .retry import RetryPolicy
-from ..transport.http import Timeouts
+from ..transport.http import MAX_SECONDS, Timeouts
 
 __all__ = ["CALL_OPTIONS", "pop_call_options", "seconds", "timeouts_from", "policy_from", "call_policy", "call_timeouts"]
 
@@ -16,8 +17,30 @@ __all__ = ["CALL_OPTIONS", "pop_call_options", "seconds", "timeouts_from", "poli
 CALL_OPTIONS = ("timeout", "total_timeout", "max_retries", "retry", "rate_limit_wait", "strict", "keep_raw")
 
 
-def pop_call_options(params: Dict[str, Any]) -> Dict[str, Any]:
-    return {k: params.pop(k) for k in CALL_OPTIONS if k in params}
+def pop_call_options(params: Dict[str, Any], *, method: Optional[str] = None) -> Dict[str, Any]:
+    """The call options of ``params`` (removed from it), checked where a typo would mislead.
+
+    ``method`` (``"chat"``, ``"stream"``) refuses a ``stream=`` that contradicts it: the method
+    decides whether the reply streams, and its return type follows.
+    """
+    if method is not None and "stream" in params:
+        flag = params.pop("stream")
+        if flag is not (method == "stream"):
+            fix = (
+                "chat() returns the whole reply; to stream, call client.stream(...) (or astream) instead"
+                if method == "chat"
+                else "stream() always streams; remove stream= (or call client.chat(...) for the whole reply)"
+            )
+            raise InvalidRequestError(f"stream: {fix}", field="stream")
+    options = {k: params.pop(k) for k in CALL_OPTIONS if k in params}
+    wait = options.get("rate_limit_wait")
+    if wait is not None and not isinstance(wait, bool):
+        raise ConfigError(
+            f"rate_limit_wait must be True or False, got {type(wait).__name__}"
+            + (" (the string 'false' would mean wait)" if isinstance(wait, str) else ""),
+            field="rate_limit_wait",
+        )
+    return options
 
 
 def seconds(value: Any, name: str) -> float:
@@ -25,10 +48,14 @@ def seconds(value: Any, name: str) -> float:
         raise ConfigError(f"{name} must be a number of seconds, got {type(value).__name__}", field=name)
     try:
         seconds = float(value)
+    except OverflowError:  # an int beyond a float's range
+        seconds = math.inf
     except ValueError:
         raise ConfigError(f"{name} must be a number of seconds, got {value!r}", field=name) from None
-    if not seconds > 0:
-        raise ConfigError(f"{name} must be positive, got {value!r}", field=name)
+    if not 0 < seconds <= MAX_SECONDS:  # also refuses NaN and infinities
+        raise ConfigError(
+            f"{name} must be a positive number of seconds up to {MAX_SECONDS:.0f} (a week), got {value!r}", field=name
+        )
     return seconds
 
 

@@ -61,6 +61,8 @@ __all__ = [
 #: Seconds; the official OpenAI and Anthropic SDKs use connect=5.0 and 600 for reads.
 DEFAULT_CONNECT = 5.0
 DEFAULT_READ = 600.0
+#: The longest timeout or wait llmplex accepts (one week): sockets and locks overflow on more.
+MAX_SECONDS = 7 * 24 * 3600.0
 
 
 def _user_agent() -> str:
@@ -98,8 +100,12 @@ class Timeouts:
             value = getattr(self, name)
             if value is None and name == "total":
                 continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigError(f"timeout {name} must be a positive number of seconds, got {value!r}", field=name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_SECONDS:
+                raise ConfigError(
+                    f"timeout {name} must be a positive number of seconds up to {MAX_SECONDS:.0f} (a week), "
+                    f"got {value!r}",
+                    field=name,
+                )
             object.__setattr__(self, name, float(value))  # frozen: normalise 3 to 3.0 for messages
 
     def clamped(self, remaining: Optional[float]) -> Timeouts:

@@ -187,3 +187,79 @@ def test_a_deeply_nested_reply_is_a_protocol_error_end_to_end(http_server: Any) 
     assert failed.value.status == 500
     with pytest.raises(ProtocolError):
         list(client.stream("fault/m", HI))
+
+
+# -- call options -------------------------------------------------------------------------------
+def _fault_client(server: Any, **kwargs: Any) -> llmplex.Client:
+    return llmplex.Client(
+        {"providers": {"fault": {"type": "openai-compatible", "api_key": KEY, "base_url": server.url + "/v1"}}},
+        clock=FixedClock(1_700_000_000.0), plugins=faults.plugins(), retry=RetryPolicy(max_retries=0), **kwargs,
+    )
+
+
+@pytest.mark.parametrize("method,flag", [("chat", True), ("stream", False)])
+def test_a_stream_flag_that_contradicts_the_method_names_the_fix(http_server: Any, method: str, flag: bool) -> None:
+    server = http_server()
+    client = _fault_client(server)
+    with pytest.raises(InvalidRequestError) as info:
+        result = getattr(client, method)("fault/m", HI, stream=flag)
+        list(result)
+    assert info.value.field == "stream"
+    assert ("call client.stream(" if method == "chat" else "stream() always streams") in info.value.message
+    assert server.received == []
+
+
+def test_a_stream_flag_that_agrees_with_the_method_is_accepted(http_server: Any) -> None:
+    server = http_server(faults.completion("whole"), faults.sse(["a", "b"]))
+    client = _fault_client(server)
+    assert client.chat("fault/m", HI, stream=False).text == "whole"
+    assert "".join(c.text for c in client.stream("fault/m", HI, stream=True)) == "ab"
+
+
+@pytest.mark.parametrize(
+    "options,field",
+    [
+        ({"timeout": float("inf")}, "timeout"),
+        ({"timeout": 1e300}, "timeout"),
+        ({"timeout": "nan"}, "timeout"),
+        ({"total_timeout": float("inf")}, "total_timeout"),
+        ({"total_timeout": 10**400}, "total_timeout"),
+        ({"rate_limit_wait": "false"}, "rate_limit_wait"),
+        ({"rate_limit_wait": 0}, "rate_limit_wait"),
+    ],
+)
+def test_call_options_that_would_overflow_or_mislead_are_refused(http_server: Any, options: Any, field: str) -> None:
+    server = http_server()
+    client = _fault_client(server)
+    with pytest.raises(ConfigError) as info:
+        client.chat("fault/m", HI, **options)
+    assert info.value.field == field
+    assert server.received == []
+
+
+@pytest.mark.parametrize(
+    "build,field",
+    [
+        (lambda: Timeouts(read=float("inf")), "read"),
+        (lambda: Timeouts(connect=1e12), "connect"),
+        (lambda: Timeouts(total=float("nan")), "total"),
+        (lambda: RetryPolicy(initial_delay=float("inf")), "initial_delay"),
+        (lambda: RetryPolicy(max_delay=1e300), "max_delay"),
+        (lambda: RetryPolicy(max_retry_after=float("nan")), "max_retry_after"),
+        (lambda: RetryPolicy().with_options({"max_delay": float("inf")}), "max_delay"),
+    ],
+)
+def test_timeouts_and_delays_are_finite_and_at_most_a_week(build: Callable[[], Any], field: str) -> None:
+    with pytest.raises(ConfigError, match="a week") as info:
+        build()
+    assert info.value.field == field
+
+
+def test_config_timeouts_and_retry_delays_are_checked_too(http_server: Any) -> None:
+    server = http_server()
+    provider = {"type": "openai-compatible", "api_key": KEY, "base_url": server.url + "/v1"}
+    for table, field in (({"timeout": float("inf")}, "timeout"), ({"retry": {"initial_delay": float("inf")}}, "initial_delay")):
+        with pytest.raises(ConfigError) as info:
+            llmplex.Client({"defaults": table, "providers": {"fault": provider}}, plugins=faults.plugins()).chat("fault/m", HI)
+        assert info.value.field == field
+    assert server.received == []
