@@ -507,7 +507,8 @@ class Client:
                             accumulator.add(chunk)
                             yield chunk
                         return
-                events = decoded(chunks, wire.framing, self._limits.get(provider.name))
+                events = decoded(chunks, wire.framing, self._limits.get(provider.name),
+                                 stray_lines=bool(getattr(parser, "wants_stray_lines", False)))
             for event in events:
                 for chunk in parser.feed(event):
                     accumulator.add(chunk)

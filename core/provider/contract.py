@@ -193,7 +193,9 @@ class StreamParser(Protocol):
     ``feed`` receives an ``SSEEvent`` (framing ``sse``), a parsed JSON value (``ndjson``) or a
     text frame (``websocket``). ``done`` becomes true once the vendor's end-of-stream marker was
     seen; ``close`` is called at the end of the byte stream and raises
-    ``StreamInterruptedError`` if the marker never came.
+    ``StreamInterruptedError`` if the marker never came. A parser with a true attribute
+    ``wants_stray_lines`` also receives, as ``llmplex.transport.framing.StrayLine`` (a ``str``),
+    each line of an SSE body that is no SSE field (Gemini's raw JSON errors mid-stream).
     """
 
     done: bool

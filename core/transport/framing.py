@@ -7,11 +7,21 @@ from typing import Any, Iterator, List, Optional, Tuple
 from ..errors import MAX_RAW, ProtocolError
 from .limits import Limits
 
-__all__ = ["decoded", "sniff", "bounded"]
+__all__ = ["decoded", "sniff", "bounded", "StrayLine"]
 
 
-def decoded(chunks: Iterator[bytes], framing: str, limits: Optional[Limits] = None) -> Iterator[Any]:
-    """The events (``sse``) or values (``ndjson``) of a streamed body, within ``limits``."""
+class StrayLine(str):
+    """A line of an SSE body that is no SSE field (Gemini sends mid-stream errors as raw JSON
+    lines). Handed to stream parsers that set ``wants_stray_lines = True``; others never see it."""
+
+    __slots__ = ()
+
+
+def decoded(
+    chunks: Iterator[bytes], framing: str, limits: Optional[Limits] = None, *, stray_lines: bool = False
+) -> Iterator[Any]:
+    """The events (``sse``) or values (``ndjson``) of a streamed body, within ``limits``; with
+    ``stray_lines``, also each non-SSE line as a :class:`StrayLine`."""
     sizes = limits or Limits()
     if framing == "ndjson":
         from .ndjson import NDJSONDecoder
@@ -26,7 +36,11 @@ def decoded(chunks: Iterator[bytes], framing: str, limits: Optional[Limits] = No
     sse = SSEDecoder(max_line_bytes=sizes.line, max_event_bytes=sizes.event)
     for chunk in chunks:
         yield from sse.feed(chunk)
+        if stray_lines and sse.stray_lines:
+            yield from [StrayLine(line) for line in sse.take_stray_lines()]
     yield from sse.close()
+    if stray_lines and sse.stray_lines:
+        yield from [StrayLine(line) for line in sse.take_stray_lines()]
 
 
 def sniff(chunks: Iterator[bytes], limit: int = 65536) -> Tuple[bytes, Iterator[bytes]]:

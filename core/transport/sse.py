@@ -246,6 +246,12 @@ class SSEDecoder:
         else:
             self._stray(text)
 
+    def take_stray_lines(self) -> list[str]:
+        """The stray lines so far, removed from the decoder (for a parser that reads them)."""
+        lines, self.stray_lines = self.stray_lines, []
+        self._stray_size = 0
+        return lines
+
     def _stray(self, text: str) -> None:
         stray = self.stray_lines
         stray.append(text)

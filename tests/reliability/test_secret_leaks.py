@@ -32,7 +32,7 @@ from llmplex.testing.replay import ReplayServer, load_cassette
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes"
 HI = [{"role": "user", "content": "Hi"}]
-MODELS = {"spark": "4.0Ultra", "hunyuan": "hunyuan-turbo"}
+MODELS = {"spark": "4.0Ultra", "hunyuan": "hunyuan-turbo", "gemini": "gemini-2.5-flash"}
 PLAIN_CREDENTIALS = {"region": "ap-guangzhou", "app_id": "canary01"}
 #: A secret that only ever appears in a URL's query (as Gemini's ``?key=`` does).
 URL_SECRET = "sk-llmplex-CANARY-url-query-0123456789abcdef"
