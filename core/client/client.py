@@ -260,8 +260,9 @@ class Client:
         """The tool loop: call the model, run the Python functions it asks for, repeat until it
         answers; returns the answer with every step (``llmplex.conversation.toolloop``).
 
-        ``tools`` are functions (or Tools with one). Raises ``MaxStepsError`` (with ``.trace``)
-        when the model still calls tools after ``max_steps`` model calls.
+        ``tools`` are functions (or Tools with one); ``on_step=callback`` sees each step as it
+        ends. Raises ``MaxStepsError`` (with ``.trace``) when the model still calls tools after
+        ``max_steps`` model calls.
         """
         from ..conversation import toolloop
 

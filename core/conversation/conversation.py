@@ -177,23 +177,25 @@ class Conversation:
         return truncate(everything, max_messages=self.max_messages, max_tokens=self.token_budget, counter=counter)
 
     # -- turns ---------------------------------------------------------------------------------
-    def send(self, content: Content, *, model: Optional[str] = None, **params: Any) -> ChatResponse:
+    def send(self, content: Optional[Content], *, model: Optional[str] = None, **params: Any) -> ChatResponse:
         """One turn: send ``content`` with the history, append both on success, return the reply.
 
         ``params`` override the defaults for this turn only (``response_model=`` included).
+        ``content=None`` sends the history as it is: to continue after adding tool results to a
+        reply that called tools (:meth:`run` does all of that itself).
         """
         target = model or self._model()
-        user = _as_message(content)
-        reply = self.client.chat(target, self.context(user, model=target), **self._merged(params))
-        self._commit([user, _history_message(reply)], reply)
+        pending = _pending(content)
+        reply = self.client.chat(target, self.context(*pending, model=target), **self._merged(params))
+        self._commit([*pending, _history_message(reply)], reply)
         return reply
 
-    def stream(self, content: Content, *, model: Optional[str] = None, **params: Any) -> ConversationStream:
+    def stream(self, content: Optional[Content], *, model: Optional[str] = None, **params: Any) -> ConversationStream:
         """One streamed turn; both messages are appended when the stream completes."""
         target = model or self._model()
-        user = _as_message(content)
-        inner = self.client.stream(target, self.context(user, model=target), **self._merged(params))
-        return ConversationStream(self, inner, user)
+        pending = _pending(content)
+        inner = self.client.stream(target, self.context(*pending, model=target), **self._merged(params))
+        return ConversationStream(self, inner, pending)
 
     def run(
         self, content: Content, tools: Sequence[Any], *, model: Optional[str] = None, max_steps: int = 10,
@@ -320,10 +322,10 @@ class ConversationStream:
     """A turn's stream: iterate for ``ChatChunk``s. The turn is appended to the history when
     the stream completes; ``text`` holds what arrived so far even if it was interrupted."""
 
-    def __init__(self, conversation: Conversation, inner: ChatStream, user: Message) -> None:
+    def __init__(self, conversation: Conversation, inner: ChatStream, pending: List[Message]) -> None:
         self._conversation = conversation
         self._inner = inner
-        self._user = user
+        self._pending = pending
         self._pieces: List[str] = []
         #: Whether the turn was appended (the stream completed).
         self.committed = False
@@ -335,7 +337,7 @@ class ConversationStream:
             yield chunk
         response = self._inner.response
         if response is not None:
-            self._conversation._commit([self._user, _history_message(response)], response)
+            self._conversation._commit([*self._pending, _history_message(response)], response)
             self.committed = True
 
     def __enter__(self) -> ConversationStream:
@@ -356,6 +358,10 @@ class ConversationStream:
     def text(self) -> str:
         """The text streamed so far (the whole answer once complete)."""
         return "".join(self._pieces)
+
+
+def _pending(content: Optional[Content]) -> List[Message]:
+    return [] if content is None else [_as_message(content)]
 
 
 def _as_message(content: Content) -> Message:

@@ -411,9 +411,15 @@ def _attach_trace(error: LLMError, loop: ToolLoop) -> LLMError:
     return error
 
 
+def _notify(on_step: Optional[Callable[[Step], Any]], loop: ToolLoop) -> None:
+    if on_step is not None:
+        on_step(loop.steps[-1])
+
+
 def run(client: ChatClient, model: str, messages: Any, tools: Sequence[Any], *, max_steps: int = DEFAULT_MAX_STEPS,
-        parallel: bool = True, **params: Any) -> RunResult:
-    """The blocking driver behind :meth:`Client.run`."""
+        parallel: bool = True, on_step: Optional[Callable[[Step], Any]] = None, **params: Any) -> RunResult:
+    """The blocking driver behind :meth:`Client.run`. ``on_step(step)`` is called after each
+    step (its tools run), e.g. to show progress."""
     loop = ToolLoop(messages, tools, max_steps=max_steps)
     while True:
         started = time.perf_counter()
@@ -423,13 +429,18 @@ def run(client: ChatClient, model: str, messages: Any, tools: Sequence[Any], *, 
             raise _attach_trace(exc, loop) from None
         calls = loop.on_reply(reply, time.perf_counter() - started)
         if calls is None:
+            _notify(on_step, loop)
             return loop.result()
         executions, took = execute(calls, loop.bound, parallel=parallel)
-        loop.on_results(executions, took)
+        try:
+            loop.on_results(executions, took)
+        finally:
+            _notify(on_step, loop)
 
 
 async def arun(client: ChatClient, model: str, messages: Any, tools: Sequence[Any], *,
-               max_steps: int = DEFAULT_MAX_STEPS, parallel: bool = True, **params: Any) -> RunResult:
+               max_steps: int = DEFAULT_MAX_STEPS, parallel: bool = True,
+               on_step: Optional[Callable[[Step], Any]] = None, **params: Any) -> RunResult:
     """The asyncio driver behind :meth:`Client.arun` (the same state machine)."""
     loop = ToolLoop(messages, tools, max_steps=max_steps)
     while True:
@@ -440,6 +451,10 @@ async def arun(client: ChatClient, model: str, messages: Any, tools: Sequence[An
             raise _attach_trace(exc, loop) from None
         calls = loop.on_reply(reply, time.perf_counter() - started)
         if calls is None:
+            _notify(on_step, loop)
             return loop.result()
         executions, took = await aexecute(calls, loop.bound, parallel=parallel)
-        loop.on_results(executions, took)
+        try:
+            loop.on_results(executions, took)
+        finally:
+            _notify(on_step, loop)

@@ -8,6 +8,8 @@ import json
 from typing import Any, Dict, List
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from llmplex import (
     Client,
@@ -228,3 +230,34 @@ def test_undo_clear_and_repr() -> None:
     assert chat.messages == [Message.system("secret system prompt")]
     resumed = Conversation(None, "m", messages=[{"role": "system", "content": "x"}, {"role": "user", "content": "y"}])
     assert resumed.system == "x" and [m.text for m in resumed.history] == ["y"]
+
+
+def test_a_manual_tool_round_continues_with_send_none(http_server: Any) -> None:
+    from conversation_servers import tool_calls_reply  # type: ignore[import-not-found]
+
+    server = http_server(tool_calls_reply(("c1", "clock", {})), faults.completion("It is noon."))
+    chat = Conversation(openai_client(server), "openai/gpt-4o-mini")
+    reply = chat.send("What time is it?", tools=[{"type": "function", "function": {"name": "clock"}}])
+    chat.add(Message.tool(reply.tool_calls[0].id, "12:00"))
+    assert chat.send(None).text == "It is noon."
+    assert [m["role"] for m in sent(server)["messages"]] == ["user", "assistant", "tool"]
+    assert [m.role for m in chat.history] == ["user", "assistant", "tool", "assistant"]
+
+
+histories = st.lists(st.sampled_from([
+    Message.user("hi 你好"), Message.assistant("hello"),
+    Message.user([ImagePart(data=b"\x00\x01binary", media_type="image/png", detail="low")]),
+    Message(role="assistant", content="thinking done", reasoning_content="because", extra={"vendor_key": [1, None]}),
+]), max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories, st.one_of(st.none(), st.text(max_size=20)), st.dictionaries(
+    st.sampled_from(["temperature", "max_tokens", "seed"]), st.integers(1, 2), max_size=3))
+def test_save_resume_round_trips_any_history(history: List[Message], system: Any, params: Dict[str, Any]) -> None:
+    chat = Conversation(None, "openai/gpt-4o-mini", system=system, params=params)
+    if history:
+        chat.add(*history)
+    resumed = Conversation.from_json(chat.to_json())
+    assert resumed.messages == chat.messages and resumed.params == chat.params and resumed.system == system
+    assert resumed.to_json() == chat.to_json()

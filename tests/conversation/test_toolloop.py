@@ -304,3 +304,11 @@ def test_the_loop_on_spark() -> None:
     texts = second["payload"]["message"]["text"]
     # Spark's WebSocket API has no tool role: the provider sends the result as a user turn.
     assert texts[-1]["role"] == "user" and '"condition":"cloudy"' in texts[-1]["content"]
+
+
+def test_on_step_reports_each_step_as_it_ends(http_server: Any) -> None:
+    server = http_server(tool_calls_reply(("a", "get_time", {"city": "Oslo"})), faults.completion("noon"))
+    seen: List[Any] = []
+    result = openai_client(server).run("openai/gpt-4o-mini", [{"role": "user", "content": "x"}], tools=[get_time],
+                                       on_step=lambda step: seen.append([e.content for e in step.executions]))
+    assert seen == [["12:00 in Oslo"], []] and result.text == "noon"
