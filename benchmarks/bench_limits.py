@@ -127,10 +127,37 @@ def memory() -> Dict[str, Any]:
     return result
 
 
+def normal_stream() -> Dict[str, Any]:
+    """What the flood defences cost a normal stream: decoder throughput on OpenAI-shaped events."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from _server import stream_body
+
+    from llmplex.transport.sse import SSEDecoder
+
+    body = stream_body(200) * 50
+    report: Dict[str, Any] = {}
+    for name, size in (("64k_chunks", CHUNK), ("300b_chunks", 300)):
+        chunks = [body[i:i + size] for i in range(0, len(body), size)]
+
+        def run() -> None:
+            decoder = SSEDecoder()
+            for chunk in chunks:
+                decoder.feed(chunk)
+
+        def baseline() -> None:
+            for chunk in chunks:
+                chunk.splitlines()
+
+        seconds = min(cpu(run) for _ in range(3))
+        report[f"sse_{name}_mb_per_s"] = round(len(body) / seconds / 1e6, 1)
+        report[f"sse_{name}_vs_splitlines"] = round(seconds / min(cpu(baseline) for _ in range(3)), 1)
+    return report
+
+
 def main() -> Dict[str, Any]:
     import llmplex
 
-    return {"llmplex": llmplex.__file__, "flood": flood_cpu(), "many_data_lines": memory()}
+    return {"llmplex": llmplex.__file__, "flood": flood_cpu(), "normal": normal_stream(), "many_data_lines": memory()}
 
 
 if __name__ == "__main__":

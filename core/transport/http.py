@@ -29,6 +29,7 @@ import io
 import os
 import socket
 import ssl
+import sys
 import time
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -236,16 +237,18 @@ class _FinalResponse(http.client.HTTPResponse):
             http.client.parse_headers(self.fp)  # the interim reply's headers (Link: ... for 103)
 
 
+# Reached through getattr below: the typing stubs of urllib3 1.26 / types-requests (Python 3.9)
+# and of urllib3 2 disagree on these internals, and the code must type-check against both.
 class _Pool(urllib3.HTTPConnectionPool):
     def _new_conn(self) -> Any:
-        conn = super()._new_conn()
+        conn = getattr(super(), "_new_conn")()
         setattr(conn, "response_class", _FinalResponse)  # noqa: B010 - typed stubs differ by urllib3 version
         return conn
 
 
 class _TLSPool(urllib3.HTTPSConnectionPool):
     def _new_conn(self) -> Any:
-        conn = super()._new_conn()
+        conn = getattr(super(), "_new_conn")()
         setattr(conn, "response_class", _FinalResponse)  # noqa: B010 - typed stubs differ by urllib3 version
         return conn
 
@@ -257,17 +260,17 @@ class _Adapter(HTTPAdapter):
     """requests' adapter, with llmplex's pools (the SOCKS proxy manager keeps its own)."""
 
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
+        getattr(super(), "init_poolmanager")(*args, **kwargs)
         _use_pools(self.poolmanager)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager = getattr(super(), "proxy_manager_for")(proxy, **proxy_kwargs)
         _use_pools(manager)
         return manager
 
 
 def _use_pools(manager: Any) -> None:
-    if getattr(manager, "pool_classes_by_scheme", None) is urllib3.poolmanager.pool_classes_by_scheme:
+    if getattr(manager, "pool_classes_by_scheme", None) is getattr(urllib3.poolmanager, "pool_classes_by_scheme"):
         manager.pool_classes_by_scheme = _POOLS
 
 
@@ -281,11 +284,21 @@ class _NoAuth(requests.auth.AuthBase):
 _NO_AUTH = _NoAuth()
 
 
+_PROXY_VARIABLES = tuple(f"{scheme}_proxy" for scheme in ("http", "https", "all"))
+_PROXY_VARIABLES += tuple(name.upper() for name in _PROXY_VARIABLES)
+# Where urllib.request.getproxies() also reads the system's proxy settings, not only variables.
+_SYSTEM_PROXIES = sys.platform in ("darwin", "win32")
+
+
 def _environment(url: str) -> Tuple[Dict[str, str], Any]:
     """The proxies and the TLS verification setting for ``url``, from exactly the environment
     variables documented in docs/reliability.md (what requests reads, minus netrc)."""
-    proxies = requests.utils.get_environ_proxies(url)
-    verify: Any = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    proxies: Dict[str, str] = {}
+    environ = os.environ
+    # getproxies() walks the whole environment twice; most processes set no proxy at all.
+    if _SYSTEM_PROXIES or any(name in environ for name in _PROXY_VARIABLES):
+        proxies = requests.utils.get_environ_proxies(url)
+    verify: Any = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
     return proxies, verify
 
 

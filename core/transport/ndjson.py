@@ -21,6 +21,8 @@ _BOM = b"\xef\xbb\xbf"
 # JSON's own whitespace (RFC 8259); bytes.strip() would also strip \x0b and \x0c, which JSON
 # rejects, so a line of those is an error rather than a blank line.
 _JSON_SPACE = b" \t\r"
+# More than one LF per this many bytes: a chunk worth squeezing (costs one count).
+_DENSE = 32
 #: How much of an oversized line an error keeps in ``raw``.
 _RAW_PREVIEW = 1024
 
@@ -62,7 +64,9 @@ class NDJSONDecoder:
         if self._error is not None:
             raise self._error
         values: list[Any] = []
-        chunk = _BLANK_RUN.sub(_one_lf, chunk)
+        if chunk.count(b"\n") * _DENSE > len(chunk):
+            # Lines this short are mostly blank filler: squeeze it out first.
+            chunk = _BLANK_RUN.sub(_one_lf, chunk)
         try:
             end = chunk.rfind(b"\n")
             if end < 0:

@@ -37,6 +37,8 @@ _BOM = b"\xef\xbb\xbf"
 _CR = 0x0D
 _LF = 0x0A
 _COLON = 0x3A
+# More than one line ending per this many bytes: a chunk worth squeezing (costs two counts).
+_DENSE = 32
 #: How much of an oversized line an error keeps in ``raw``: enough to recognise it, not 8 MiB.
 _RAW_PREVIEW = 1024
 
@@ -135,9 +137,9 @@ class SSEDecoder:
                 chunk = chunk[1:]
                 if not chunk:
                     return []
-        chunk = self._squeeze(chunk)
-        if not chunk:
-            return []
+        if (chunk.count(b"\n") + chunk.count(b"\r")) * _DENSE > len(chunk):
+            # Lines this short are filler (real events are longer): squeeze it out first.
+            chunk = self._squeeze(chunk)
         # bytes.splitlines splits on exactly CR, LF and CRLF (unlike str.splitlines, which also
         # splits on U+2028, U+0085, ...), in C, without a Python loop over the bytes.
         pieces = chunk.splitlines(True)
