@@ -304,3 +304,24 @@ def test_close_from_another_thread_stops_a_slow_stream(http_server: Any) -> None
     assert time.monotonic() - closed_at < 1.0
     assert errors == []
     assert 3 <= len(seen) < 20
+
+
+# -- secrets in what was added -----------------------------------------------------------------------
+
+
+def test_reply_headers_that_reflect_the_key_are_masked(http_server: Any) -> None:
+    body = json.loads(faults.completion("ok").pieces[0])
+    server = http_server(faults.json_reply(200, body, {"x-echo": f"key={KEY}", "x-api-key": "anything"}))
+    reply = client_for(server).chat("local/m", HI)
+    assert KEY not in reply.headers["x-echo"]
+    assert reply.headers["x-api-key"] == "***"
+    assert KEY not in reply.model_dump_json()
+
+
+def test_a_per_call_credential_header_is_masked_where_the_request_is_shown(http_server: Any) -> None:
+    server = http_server()
+    client = client_for(server)
+    wire = client.prepare("local/m", HI, headers={"X-Api-Key": "gateway-SECRET-42"})
+    assert wire.headers["X-Api-Key"] == "gateway-SECRET-42"  # the exact bytes stay available
+    assert "gateway-SECRET-42" not in repr(wire)
+    assert "gateway-SECRET-42" not in str(client.redacted(wire).headers)
