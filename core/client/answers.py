@@ -14,7 +14,19 @@ from ..schema.request import ChatRequest
 from ..schema.response import ChatResponse, FallbackFailure
 from .redact import Redactor
 
-__all__ = ["with_call_headers", "stamp_reply", "stamp_stream", "fallback_failure"]
+__all__ = ["keep_raw", "with_call_headers", "stamp_reply", "stamp_stream", "fallback_failure"]
+
+
+def keep_raw(options: Mapping[str, object]) -> bool:
+    """The ``keep_raw=`` call option: a bool (``"false"`` must not mean keep)."""
+    value = options.get("keep_raw")
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidRequestError(
+            f"keep_raw: must be True or False, got {type(value).__name__}", field="keep_raw"
+        )
+    return value
 
 
 def with_call_headers(wire: WireRequest, request: ChatRequest, provider: str) -> WireRequest:

@@ -53,7 +53,7 @@ from ..schema.request import ChatRequest
 from ..schema.accumulator import StreamAccumulator
 from ..schema.response import ChatChunk, ChatResponse, FallbackFailure
 from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
-from .answers import fallback_failure, stamp_reply, stamp_stream, with_call_headers
+from .answers import fallback_failure, keep_raw, stamp_reply, stamp_stream, with_call_headers
 from .settings import _own, call_policy, call_timeouts, policy_from, pop_call_options, timeouts_from
 from ..transport.framing import bounded, decoded, sniff
 from ..transport.http import HttpTransport, Timeouts, html_page_error
@@ -198,6 +198,7 @@ class Client:
         # The call options are checked as chat() checks them, though nothing is sent.
         call_policy(provider, self.config.defaults, self.retry, options)
         call_timeouts(provider, self.config.defaults, self.timeouts, options)
+        keep_raw(options)
         try:
             request, dropped = self._admit(provider, request, options)
             return replace(self._build(provider, request, self.timeouts), warnings=tuple(dropped))
@@ -340,6 +341,7 @@ class Client:
         deadline: Optional[Deadline] = None
         wait = options.get("rate_limit_wait")
         failures: List[FallbackFailure] = []
+        raw_log = keep_raw(options)
         for position, target in enumerate(chain):
             provider, vendor_model = self._split(target)
             entry_params = self.config.call_params(requested, position, provider.name, params)
@@ -366,7 +368,7 @@ class Client:
                     deadline()
                     if stream:
                         accumulator = StreamAccumulator(provider=provider.name, model=request.model,
-                                                        keep_raw=bool(options.get("keep_raw")))
+                                                        keep_raw=raw_log)
                         with ExitStack() as stack:
                             for chunk in self._stream_once(job, stack, accumulator):
                                 delivered += 1

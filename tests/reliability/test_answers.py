@@ -247,7 +247,7 @@ def test_openai_only_nulls_are_not_sent_to_hunyuan() -> None:
 def test_prepare_checks_call_options_as_chat_does(http_server: Any) -> None:
     server = http_server()
     client = client_for(server)
-    for options in ({"timeout": -1}, {"max_retries": "many"}, {"total_timeout": "soon"}):
+    for options in ({"timeout": -1}, {"max_retries": "many"}, {"total_timeout": "soon"}, {"keep_raw": "false"}):
         with pytest.raises(llmplex.LLMError) as info:
             client.prepare("local/m", HI, **options)
         with pytest.raises(type(info.value)):
