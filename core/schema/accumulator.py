@@ -32,6 +32,34 @@ __all__ = ["StreamAccumulator", "tool_call_from_vendor", "RAW_TAIL"]
 RAW_TAIL = 8
 
 
+# Text pieces joined into one block every this many: a stream of one-token chunks would
+# otherwise hold one small str object (~50 bytes of overhead) per chunk until the end.
+_JOIN_EVERY = 1024
+
+
+class _Text:
+    """Appended text with O(total) copying and memory close to the text's own size."""
+
+    __slots__ = ("blocks", "pieces")
+
+    def __init__(self) -> None:
+        self.blocks: List[str] = []
+        self.pieces: List[str] = []
+
+    def append(self, piece: str) -> None:
+        pieces = self.pieces
+        pieces.append(piece)
+        if len(pieces) >= _JOIN_EVERY:
+            self.blocks.append("".join(pieces))
+            pieces.clear()
+
+    def __bool__(self) -> bool:
+        return bool(self.blocks or self.pieces)
+
+    def value(self) -> str:
+        return "".join(self.blocks) + "".join(self.pieces)
+
+
 class _PendingCall:
     __slots__ = ("id", "name", "arguments", "state")
 
@@ -48,8 +76,8 @@ class _ChoiceState:
     __slots__ = ("text", "reasoning", "calls", "by_index", "by_id", "last", "finish_reason", "finish_reason_raw")
 
     def __init__(self) -> None:
-        self.text: List[str] = []
-        self.reasoning: List[str] = []
+        self.text = _Text()
+        self.reasoning = _Text()
         # Calls in arrival order; the keys a vendor used point at them.
         self.calls: List[_PendingCall] = []
         self.by_index: Dict[int, _PendingCall] = {}
@@ -99,9 +127,9 @@ class _ChoiceState:
                                       provider_state=slot.state))
         return Message(
             role="assistant",
-            content="".join(self.text) if (self.text or not calls) else None,
+            content=self.text.value() if (self.text or not calls) else None,
             tool_calls=calls or None,
-            reasoning_content="".join(self.reasoning) or None,
+            reasoning_content=self.reasoning.value() or None,
             provider_state=provider_state,
         )
 
@@ -161,7 +189,7 @@ class StreamAccumulator:
     @property
     def text(self) -> str:
         """The first answer's text so far."""
-        return "".join(self._choices[0].text)
+        return self._choices[0].text.value()
 
     @property
     def finish_reason(self) -> Optional[FinishReason]:

@@ -150,13 +150,14 @@ def test_choices_are_assembled_apart_and_message_is_the_first() -> None:
 def test_raw_keeps_only_the_last_frames_unless_asked_for_all() -> None:
     bounded = StreamAccumulator(provider="p", model="m")
     full = StreamAccumulator(provider="p", model="m", keep_raw=True)
-    for number in range(1000):
-        chunk = ChatChunk.unchecked(text="x", raw={"n": number})
+    for number in range(3000):  # past the point where text pieces are joined into blocks
+        chunk = ChatChunk.unchecked(text=str(number % 10), reasoning="r", raw={"n": number})
         bounded.add(chunk)
         full.add(chunk)
-    assert bounded.response().raw == [{"n": n} for n in range(1000 - RAW_TAIL, 1000)]
-    assert full.response().raw == [{"n": n} for n in range(1000)]
-    assert bounded.response().text == "x" * 1000
+    assert bounded.response().raw == [{"n": n} for n in range(3000 - RAW_TAIL, 3000)]
+    assert full.response().raw == [{"n": n} for n in range(3000)]
+    assert bounded.response().text == "".join(str(n % 10) for n in range(3000)) == bounded.text
+    assert bounded.response().message.reasoning_content == "r" * 3000
 
 
 def test_a_single_message_reply_has_it_as_its_only_choice() -> None:
