@@ -220,6 +220,10 @@ class Client:
             provider = spec.factory(ProviderSettings(name=name, base_url=spec.default_base_url))
         return provider.capabilities_for(vendor_model)
 
+    def _shown(self, value: Optional[str]) -> Optional[str]:
+        """``value`` (a vendor's header, e.g. a request id) masked for hooks and logs."""
+        return None if value is None else self.redactor.text(value)
+
     def redacted(self, wire: WireRequest) -> WireRequest:
         """``wire`` with every known secret masked (for printing and logs)."""
         return redact_wire(wire, self.redactor)
@@ -426,7 +430,7 @@ class Client:
         wire = self._send_prelude(job)
         response = self.http.send(wire, job.timeouts, deadline=job.deadline, limits=self._limits.get(provider.name),
                                   provider=provider.name)
-        job.call.extra["request_id"] = response.request_id
+        job.call.extra["request_id"] = self._shown(response.request_id)
         if response.status >= 400:
             raise self._http_error(provider, response, request)
         page = html_page_error(provider.name, response)
@@ -477,7 +481,7 @@ class Client:
                 http_stream = stack.enter_context(
                     self.http.open_stream(wire, job.timeouts, deadline=job.deadline, provider=provider.name))
                 headers = http_stream.headers
-                job.call.extra["request_id"] = http_stream.request_id
+                job.call.extra["request_id"] = self._shown(http_stream.request_id)
                 stamp_stream(accumulator, http_stream.request_id, headers, self.redactor)
                 if http_stream.status >= 400:
                     failed = WireResponse(http_stream.status, http_stream.headers, http_stream.read_all(_RAW_LIMIT))

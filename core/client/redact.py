@@ -241,10 +241,16 @@ class RedactingFilter(logging.Filter):
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a malformed record is logging's problem, not ours
             return True
-        masked = _HEADER_LINE.sub(lambda m: m.group(1) + MASK, _mask(message, _process_needles()))
+        needles = _process_needles()
+        masked = _HEADER_LINE.sub(lambda m: m.group(1) + MASK, _mask(message, needles))
         if masked != message:
             record.msg = masked
             record.args = None
+        fields = getattr(record, "llmplex", None)  # the structured copy of llmplex's own records
+        if isinstance(fields, dict):
+            for key, value in fields.items():
+                if isinstance(value, str):
+                    fields[key] = _mask(value, needles)
         return True
 
 

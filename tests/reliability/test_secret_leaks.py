@@ -582,3 +582,18 @@ def test_conversations_tool_loops_and_structured_output_leak_no_secret(caplog: p
     evidence.add_records(caplog.records)
     assert len(evidence.texts) > 10
     assert not evidence.leaks()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["chat", "stream"])
+def test_a_key_reflected_in_a_successful_replys_request_id_is_masked(stream: bool, caplog: pytest.LogCaptureFixture) -> None:
+    secret = canary("openai-compatible", "api_key")
+    step = faults.sse(["a"]) if stream else faults.completion()
+    step.headers["x-request-id"] = f"req-{secret}"
+    evidence = Evidence()
+    caplog.set_level(logging.DEBUG)
+    with faults.FaultServer([step]) as server:
+        client = make_client(evidence, {"openai-compatible": {"base_url": server.url + "/v1"}})
+        drive(client, "openai-compatible/leak-model", stream, evidence)
+    evidence.add_records(caplog.records)
+    assert any("llmplex" in where for where, _ in evidence.texts)
+    assert not evidence.leaks()
