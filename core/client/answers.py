@@ -50,7 +50,8 @@ def with_call_headers(wire: WireRequest, request: ChatRequest, provider: str) ->
 def stamp_reply(reply: ChatResponse, response: WireResponse, redactor: Redactor) -> ChatResponse:
     """The request id and headers of the HTTP reply, on the parsed reply."""
     if reply.request_id is None:
-        reply.request_id = response.request_id
+        # Masked: a server may reflect the key in its request id.
+        reply.request_id = None if response.request_id is None else redactor.text(response.request_id)
     reply.headers = redactor.headers(response.headers)
     return reply
 
@@ -58,7 +59,7 @@ def stamp_reply(reply: ChatResponse, response: WireResponse, redactor: Redactor)
 def stamp_stream(
     accumulator: StreamAccumulator, request_id: Optional[str], headers: Mapping[str, str], redactor: Redactor
 ) -> None:
-    accumulator.request_id = request_id
+    accumulator.request_id = None if request_id is None else redactor.text(request_id)
     accumulator.headers = redactor.headers(headers)
 
 
