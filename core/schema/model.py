@@ -31,6 +31,11 @@ class CheckedModel(BaseModel):
         except ValidationError as exc:
             raise from_validation_error("", exc, data) from None
 
+    # Tell pydantic this __init__ only wraps BaseModel's: it then validates nested models and
+    # runs model_validate without calling it (pydantic's RootModel does the same), so a nested
+    # dict with non-string keys stays a validation error and model_validate stays pydantic's.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @model_validator(mode="after")
     def _sendable(self) -> Any:
         for name, value in self.__dict__.items():
