@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, Optional, Union
 
-from ..errors import ProtocolError
+from ..errors import MAX_RAW, ProtocolError, capped_raw
 
 __all__ = [
     "RAW_LIMIT",
@@ -30,8 +30,8 @@ __all__ = [
     "iter_dicts",
 ]
 
-#: How much of a payload an error keeps in ``raw`` (bytes or characters).
-RAW_LIMIT = 65536
+#: How much of a payload an error keeps in ``raw`` (bytes or characters): the errors' own cap.
+RAW_LIMIT = MAX_RAW
 
 #: What ``json.loads`` raises on hostile input: JSONDecodeError and ``int()``'s digit limit
 #: (ValueError), undecodable bytes (UnicodeError, a ValueError too), nesting deeper than the
@@ -43,9 +43,8 @@ Payload = Union[str, bytes, bytearray]
 
 def capped(raw: Payload) -> Union[str, bytes]:
     """``raw`` cut to :data:`RAW_LIMIT` (what an error may keep of a vendor's payload)."""
-    if isinstance(raw, bytearray):
-        raw = bytes(raw)
-    return raw[:RAW_LIMIT]
+    kept: Union[str, bytes] = capped_raw(bytes(raw) if isinstance(raw, bytearray) else raw)
+    return kept
 
 
 def _text(data: Payload) -> str:
