@@ -32,7 +32,6 @@ from .config import Config, ConfigSource
 from ..errors import (
     MAX_RAW,
     PARSE_FAILURES,
-    AuthenticationError,
     ConfigError,
     ConnectionError,
     InvalidRequestError,
@@ -46,9 +45,10 @@ from ..provider.error_mapping import parse_retry_after
 from .observe import CallInfo, log_call, log_retry, logger, redact_wire
 from ..plugins.manager import Plugins, default_plugins
 from ..provider.capabilities import Capabilities, admit, strict_option
-from ..provider.contract import Provider, ProviderSettings, Token, WireRequest, WireResponse
+from ..provider.contract import Provider, ProviderSettings, WireRequest, WireResponse
 from .ratelimit import RateLimiter, estimate_tokens
 from .redact import Redactor, install_log_filters, scrub_error
+from .tokens import TokenCache, exchange_call
 from ..schema.request import ChatRequest
 from ..schema.accumulator import StreamAccumulator
 from ..schema.response import ChatChunk, ChatResponse, FallbackFailure
@@ -68,8 +68,6 @@ __all__ = ["Client", "ChatStream", "FALLBACK_ON"]
 #: Errors after which the next model of a fallback chain is tried (a client-side rate limit in
 #: fail-fast mode included: the next vendor is not limited).
 FALLBACK_ON: Tuple[type, ...] = (RateLimitError, ServerError, TimeoutError, ConnectionError)
-# Refresh a token this many seconds before the vendor says it expires.
-_TOKEN_MARGIN = 60.0
 # How much of an unparseable body an error keeps (every error's raw is capped there anyway).
 _RAW_LIMIT = MAX_RAW
 
@@ -87,6 +85,8 @@ class _Attempt:
     #: The caller's per-call choice for the client-side rate limiter (None: the config's).
     wait: Optional[bool]
     estimated_tokens: int = 0
+    #: The exchanged token this attempt's request carries (None: the provider needs none).
+    token: Optional[str] = None
 
 
 class Client:
@@ -118,7 +118,7 @@ class Client:
         self._providers: Dict[str, Provider] = {}
         #: Each provider's ``limits`` table (None: the transports' defaults).
         self._limits: Dict[str, Optional[Limits]] = {}
-        self._tokens: Dict[str, Token] = {}
+        self._tokens = TokenCache(self.clock.now, self.redactor)
         self._warned: Set[Tuple[str, str]] = set()
         self._lock = threading.Lock()
         # urllib3 and websockets print request lines and headers at DEBUG: mask secrets there.
@@ -360,6 +360,7 @@ class Client:
                 # One budget for the whole call, fallbacks included, from the first entry.
                 deadline = Deadline(self.clock, timeouts.total)
             attempt = 1
+            refreshed = False  # a rejected token is replaced and the call retried once
             while True:
                 call = CallInfo(
                     provider.name, request.model, attempt, stream, None, request, self.clock.monotonic(),
@@ -385,6 +386,8 @@ class Client:
                     self.plugins.hook.llmplex_on_error(call=call, error=error)
                     # Once the caller has seen a chunk, a retry would duplicate text: never.
                     delay = None if delivered else policy.delay(error, attempt)
+                    if self._tokens.rejected(provider, error, job.token) and not (delivered or refreshed):
+                        refreshed, delay = True, 0.0
                     if delay is not None and not deadline.allows(delay):
                         delay = None  # the wait alone would spend the budget
                     if delay is None:
@@ -455,7 +458,7 @@ class Client:
             )
             # Waiting for a slot used up part of the budget.
             job.timeouts = job.timeouts.clamped(job.deadline.remaining())
-        wire = self._build(provider, request, job.timeouts)
+        wire = self._build(provider, request, job.timeouts, job)
         job.call.wire = redact_wire(wire, self.redactor)
         self.plugins.hook.llmplex_before_request(call=job.call)
         return wire
@@ -547,40 +550,29 @@ class Client:
                 logger.warning("llmplex: %s: %s", provider.name, note)
         return request, notes
 
-    def _build(self, provider: Provider, request: ChatRequest, timeouts: Timeouts) -> WireRequest:
-        token = self._token(provider, request, timeouts)
+    def _build(self, provider: Provider, request: ChatRequest, timeouts: Timeouts,
+               job: Optional[_Attempt] = None) -> WireRequest:
+        token = self._token(provider, request, timeouts, job)
+        if job is not None:
+            job.token = token
         wire = with_call_headers(provider.build_request(request, now=self.clock.now(), token=token), request, provider.name)
         return wire.masked_by(self.redactor)  # its repr masks this client's secrets
 
-    def _token(self, provider: Provider, request: ChatRequest, timeouts: Timeouts) -> Optional[str]:
-        """The provider's short-lived token, fetched when missing or about to expire.
+    def _token(self, provider: Provider, request: ChatRequest, timeouts: Timeouts,
+               job: Optional[_Attempt] = None) -> Optional[str]:
+        """The provider's short-lived token (see :mod:`llmplex.client.tokens`); the exchange
+        runs inside the attempt, with its timeouts, deadline and hooks."""
 
-        Runs inside an attempt, so a failed exchange is retried (and falls back) like the call.
-        """
-        now = self.clock.now()
-        with self._lock:
-            cached = self._tokens.get(provider.name)
-        if cached is not None and cached.expires_at - _TOKEN_MARGIN > now:
-            return cached.value
-        exchange = provider.token_request(now=now)
-        if exchange is None:
-            return None
-        self.redactor.add(_bearer(exchange))
-        response = self.http.send(exchange, timeouts)
-        if response.status >= 400:
-            raise self._http_error(provider, response, request)
-        try:
-            token = provider.parse_token(response, now=now)
-        except LLMError as exc:
-            raise self._enrich(exc, response)
-        except PARSE_FAILURES as exc:
-            raise ProtocolError(
-                f"{provider.name} token reply could not be parsed: {type(exc).__name__}", raw=response.body[:_RAW_LIMIT]
-            ) from None
-        self.redactor.add(token.value)
-        with self._lock:
-            self._tokens[provider.name] = token
-        return token.value
+        def send(wire: WireRequest) -> WireResponse:
+            if job is not None:
+                self.plugins.hook.llmplex_before_request(call=exchange_call(job.call, redact_wire(wire, self.redactor)))
+            return self.http.send(wire, job.timeouts if job else timeouts, deadline=job.deadline if job else None,
+                                  limits=self._limits.get(provider.name), provider=provider.name)
+
+        return self._tokens.get(
+            provider, send, lambda response: self._http_error(provider, response, request),
+            wait=job.deadline.remaining() if job is not None else None,
+        )
 
     # -- errors ------------------------------------------------------------------------------
     def _http_error(self, provider: Provider, response: WireResponse, request: ChatRequest) -> LLMError:
@@ -619,19 +611,7 @@ class Client:
             if "total deadline" not in error.message:
                 error.message = f"{error.message} (the call's total deadline of {seconds_text(deadline.seconds or 0)} is spent)"
                 error.args = (error.message,)
-        if isinstance(error, AuthenticationError):
-            # A revoked or expired token must not be reused by the next call.
-            with self._lock:
-                self._tokens.pop(provider.name, None)
         return scrub_error(error, self.redactor)
-
-def _bearer(wire: WireRequest) -> str:
-    """The credential inside a token exchange's Authorization header, if any (to redact it)."""
-    for name, value in wire.headers.items():
-        if name.lower() == "authorization":
-            return value.partition(" ")[2] or value
-    return ""
-
 
 class ChatStream:
     """An iterable of ChatChunks; after iteration, ``response`` is the assembled ChatResponse.

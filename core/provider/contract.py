@@ -31,7 +31,7 @@ from typing import (
 
 from pydantic import SecretStr
 
-from ..errors import ConfigError, InvalidRequestError, LLMError
+from ..errors import AuthenticationError, ConfigError, InvalidRequestError, LLMError
 from .error_mapping import status_error
 # Re-exported: plugins written against SPEC_VERSION 1 import these helpers from here.
 from .wire import capped, iter_dicts, json_dict, json_int, json_str, loads_or_none, parse_json_body
@@ -271,6 +271,11 @@ class Provider:
     def capabilities_for(self, model: str) -> Capabilities:
         """The declaration for ``model``; override where models differ (versions, vision models)."""
         return self.capabilities
+
+    def token_rejected(self, error: LLMError) -> bool:
+        """Whether ``error`` means the vendor refused the exchanged token (expired, revoked):
+        the client then drops it and retries the call once with a fresh one."""
+        return isinstance(error, AuthenticationError)
 
     def dropped(self, request: ChatRequest) -> List[str]:
         """Warnings for the parameters of ``request`` this provider will not send."""

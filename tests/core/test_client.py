@@ -273,15 +273,24 @@ def test_token_exchange_is_retried_cached_and_redacted() -> None:
 
 
 def test_an_expiring_token_is_refreshed_and_a_401_drops_it() -> None:
-    c = token_client(token_reply(expires_in=100), ok(), token_reply(), ok(), status(401), token_reply(), ok())
+    c = token_client(token_reply(expires_in=100), ok(), token_reply(), ok(), status(401), token_reply(), ok("again"),
+                     ok(), status(401), token_reply(), status(401), token_reply(), ok())
     c.chat("tok/m", HI)
     c.clock.advance(50)  # type: ignore[attr-defined]  # within the 60 s refresh margin
     c.chat("tok/m", HI)
-    with pytest.raises(llmplex.AuthenticationError):
+    # A rejected token is dropped and the call retried once, at once, with a fresh one.
+    refreshed = c.chat("tok/m", HI)
+    assert (refreshed.text, refreshed.attempts) == ("again", 2)
+    c.chat("tok/m", HI)  # the fresh token is cached
+    # Rejected again after the refresh: no second refresh in the same call.
+    with pytest.raises(llmplex.AuthenticationError) as info:
         c.chat("tok/m", HI)
-    c.chat("tok/m", HI)
+    assert info.value.attempts == 2
+    c.chat("tok/m", HI)  # ... but the rejected token was dropped for the next call
     urls = [w.url.split("/")[-1] for w in transport(c).sent]
-    assert urls == ["token", "completions", "token", "completions", "completions", "token", "completions"]
+    assert urls == ["token", "completions", "token", "completions", "completions", "token", "completions",
+                    "completions", "completions", "token", "completions", "token", "completions"]
+    assert c.clock.slept == [0.0, 0.0]  # type: ignore[attr-defined]  # the refreshes do not back off
 
 
 def test_a_bad_token_reply_is_a_protocol_error() -> None:

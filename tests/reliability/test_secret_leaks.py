@@ -17,7 +17,7 @@ import logging
 import re
 import traceback
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 from urllib.parse import quote, quote_plus, urlsplit
 
 import faults
@@ -32,10 +32,15 @@ from llmplex.testing.replay import ReplayServer, load_cassette
 ROOT = Path(__file__).resolve().parents[2]
 CASSETTES = ROOT / "cassettes"
 HI = [{"role": "user", "content": "Hi"}]
-MODELS = {"spark": "4.0Ultra", "hunyuan": "hunyuan-turbo", "gemini": "gemini-2.5-flash"}
+MODELS = {"spark": "4.0Ultra", "hunyuan": "hunyuan-turbo", "qianfan-v1": "ERNIE-4.0-8K", "zhipu": "glm-4-plus", "gemini": "gemini-2.5-flash"}
+#: Options that make a provider use its token exchange when a cassette starts with one (every
+#: credential is set here, and Qianfan V2 prefers its API key to the AK/SK exchange).
+EXCHANGE_OPTIONS: Dict[str, Dict[str, Any]] = {"qianfan": {"auth": "iam"}}
 PLAIN_CREDENTIALS = {"region": "ap-guangzhou", "app_id": "canary01"}
 #: A secret that only ever appears in a URL's query (as Gemini's ``?key=`` does).
 URL_SECRET = "sk-llmplex-CANARY-url-query-0123456789abcdef"
+#: A token obtained by a token exchange: it is a secret the client learns at run time.
+TOKEN_SECRET = "sk-llmplex-CANARY-exchanged-token-0123456789abcdef"
 
 
 def canary(provider: str, key: str) -> str:
@@ -60,7 +65,7 @@ def secrets_table() -> Dict[str, Dict[str, str]]:
 
 
 def canary_forms() -> List[str]:
-    values = [v for creds in secrets_table().values() for v in creds.values() if "CANARY" in v] + [URL_SECRET]
+    values = [v for creds in secrets_table().values() for v in creds.values() if "CANARY" in v] + [URL_SECRET, TOKEN_SECRET]
     forms = set()
     for value in values:
         raw = value.encode()
@@ -171,6 +176,16 @@ def observe_client(evidence: Evidence, client: llmplex.Client, names: List[str])
 
 
 # -- cassettes -------------------------------------------------------------------------------------
+def exchanger_for(uri: str) -> Optional[str]:
+    """The provider whose token exchange (default option ``token_url``) is at ``uri``, if any."""
+    parts = urlsplit(uri)
+    for name, registered in default_plugins().providers.items():
+        token_url = registered.spec.default_options.get("token_url")
+        if token_url and (urlsplit(token_url).netloc, urlsplit(token_url).path) == (parts.netloc, parts.path):
+            return name
+    return None
+
+
 def provider_for(uri: str) -> str:
     parts = urlsplit(uri)
     matches = []
@@ -184,6 +199,7 @@ def provider_for(uri: str) -> str:
     return matches[0][1]
 
 
+server_placeholder = "http://replay.invalid"
 HTTP_CASSETTES = sorted(CASSETTES.glob("*/*.json"))
 WS_LOGS = sorted(CASSETTES.glob("*/*.jsonl"))
 
@@ -204,12 +220,19 @@ def drive(client: llmplex.Client, model: str, stream: bool, evidence: Evidence) 
 @pytest.mark.parametrize("path", HTTP_CASSETTES, ids=[f"{p.parent.name}/{p.name}" for p in HTTP_CASSETTES])
 def test_replaying_a_cassette_leaks_no_secret(path: Path, caplog: pytest.LogCaptureFixture) -> None:
     cassette = load_cassette(path)
-    name = provider_for(cassette.interactions[0].uri)
+    first = cassette.interactions[0].uri
+    exchanger = exchanger_for(first)
+    name = exchanger or provider_for(first)
     base = default_plugins().providers[name].spec.default_base_url or ""
+    table: Dict[str, Any] = {}
+    if exchanger is not None:
+        token_url = str(default_plugins().providers[name].spec.default_options["token_url"])
+        table = {**EXCHANGE_OPTIONS.get(name, {}), "token_url": server_placeholder + urlsplit(token_url).path}
     evidence = Evidence()
     caplog.set_level(logging.DEBUG)
     with ReplayServer(cassette.interactions) as server:
-        client = make_client(evidence, {name: {"base_url": server.url + urlsplit(base).path}})
+        settings = {k: (v.replace(server_placeholder, server.url) if isinstance(v, str) else v) for k, v in table.items()}
+        client = make_client(evidence, {name: {"base_url": server.url + urlsplit(base).path, **settings}})
         observe_client(evidence, client, [name])
         model = f"{name}/{MODELS.get(name, 'leak-model')}"
         calls = 0
@@ -220,6 +243,8 @@ def test_replaying_a_cassette_leaks_no_secret(path: Path, caplog: pytest.LogCapt
             calls += 1
         for received in server.received:
             evidence.add("sent (what the vendor saw is not checked, only what we show)", "")
+        if exchanger is not None:  # the token exchange itself was replayed, not skipped
+            assert server.received and server.received[0]["path"].startswith(urlsplit(first).path)
     evidence.add_records(caplog.records)
     assert caplog.records, "logging at DEBUG captured nothing: the test would prove nothing"
     assert not evidence.leaks()
@@ -260,6 +285,30 @@ def test_playing_a_websocket_frame_log_leaks_no_secret(path: Path, caplog: pytes
         assert server.received, "the client never connected"
     evidence.add_records(caplog.records)
     assert any(r.name.startswith("websockets") for r in caplog.records)
+    assert not evidence.leaks()
+
+
+def test_an_exchanged_token_never_leaks(caplog: pytest.LogCaptureFixture) -> None:
+    """ERNIE's access token rides in the URL query (urllib3 logs it at DEBUG), is rejected with
+    error_code 110, refreshed, and the call fails: the token is masked everywhere."""
+    from llmplex.testing.replay import Interaction
+
+    token = json.dumps({"access_token": TOKEN_SECRET, "expires_in": 2592000}).encode()
+    rejected = json.dumps({"error_code": 110, "error_msg": f"Access token invalid: {TOKEN_SECRET}"}).encode()
+    json_headers = {"Content-Type": "application/json"}
+    script = [Interaction("POST", "/oauth/2.0/token", "", 200, json_headers, token),
+              Interaction("POST", "/chat/completions_pro", "", 200, json_headers, rejected)] * 2
+    script.append(script[0])  # prepare() exchanges again: the rejected token was dropped
+    evidence = Evidence()
+    caplog.set_level(logging.DEBUG)
+    with ReplayServer(script) as server:
+        client = make_client(evidence, {"qianfan-v1": {"base_url": server.url, "token_url": server.url + "/oauth/2.0/token"}})
+        drive(client, "qianfan-v1/ERNIE-4.0-8K", False, evidence)
+        evidence.add("redacted wire", client.redacted(client.prepare("qianfan-v1/ERNIE-4.0-8K", HI)))
+        assert [urlsplit(r["path"]).path for r in server.received][:4] == ["/oauth/2.0/token", "/chat/completions_pro"] * 2
+        assert any(TOKEN_SECRET in r["path"] for r in server.received)  # it was really sent
+    evidence.add_records(caplog.records)
+    assert any(r.name.startswith("urllib3") for r in caplog.records)
     assert not evidence.leaks()
 
 
