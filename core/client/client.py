@@ -170,8 +170,11 @@ class Client:
                     where = f"providers.{name}.rate_limit"
                     raise ConfigError(f"{where} must be a table", field=where)
                 self.limiter.configure(name, limits)
-            sizes = settings.options.get("limits")
-            self._limits[name] = None if sizes is None else Limits.from_config(sizes, f"providers.{name}.limits")
+            self._limits[name] = Limits.layered([
+                (registered.spec.default_options.get("limits"), f"the {name} provider's default limits"),
+                (self.config.defaults.get("limits"), "defaults.limits"),
+                (settings.options.get("limits"), f"providers.{name}.limits"),
+            ])
             # Surface a bad retry or timeout table now, not at the first failure.
             call_policy(provider, self.config.defaults, self.retry, {})
             call_timeouts(provider, self.config.defaults, self.timeouts, {})

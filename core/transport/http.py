@@ -397,7 +397,9 @@ class HttpTransport:
             raise _send_error(exc, target, timeouts, proxies, deadline) from None
         except ValueError as exc:
             # http.client refuses a header value it cannot encode (not latin-1) only at send time.
-            message = f"a request header cannot be sent ({type(exc).__name__}): header values must be latin-1 text"
+            name = next((k for k, v in wire.headers.items() if not _latin1(k) or not _latin1(v)), None)
+            which = f"request header {name!r}" if name else f"a request header ({type(exc).__name__})"
+            message = f"{which} cannot be sent: header values must be latin-1 text (a pasted typographic quote or dash?)"
             raise ConfigError(message, field="headers") from None
         finally:
             _DEADLINE_AT.reset(token)
@@ -438,6 +440,14 @@ class _Target:
     @property
     def hint(self) -> str:
         return f"check [providers.{self.provider}] base_url" if self.provider else "check base_url"
+
+
+def _latin1(text: str) -> bool:
+    try:
+        text.encode("latin-1")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _bad_header(wire: WireRequest) -> ConfigError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, fields
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from ..errors import ConfigError
 
@@ -82,3 +82,18 @@ class Limits:
                                   field=f"{where}.{key}")
             values[key] = value
         return cls(**values)
+
+    @classmethod
+    def layered(cls, layers: Sequence[Tuple[Any, str]]) -> Optional[Limits]:
+        """``(table, where)`` layers merged key by key, later ones winning (a provider's spec,
+        then ``[defaults]``, then the provider's table); None when no layer sets anything."""
+        merged = {}
+        found = False
+        for table, where in layers:
+            if table is None:
+                continue
+            found = True
+            limits = cls.from_config(table, where)
+            merged.update({item.name: getattr(limits, item.name) for item in fields(limits)
+                           if getattr(limits, item.name) is not None})
+        return cls(**merged) if found else None

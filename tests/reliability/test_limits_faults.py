@@ -11,6 +11,7 @@ import pytest
 import llmplex
 from llmplex import FixedClock, RetryPolicy, Timeouts
 from llmplex.errors import MAX_RAW
+from llmplex.transport.limits import Limits
 
 KEY = "sk-llmplex-CANARY-limits-0123456789abcdef"
 HI = [{"role": "user", "content": "Hi"}]
@@ -66,6 +67,20 @@ def test_defaults_limits_apply_to_every_provider(http_server: Any) -> None:
     client = make_client(server, None, defaults={"limits": {"max_line": 1000}})
     with pytest.raises(llmplex.ProtocolError, match="longer than 1000"):
         list(client.stream("fault/m", HI))
+
+
+def test_a_providers_limits_win_over_defaults_key_by_key(http_server: Any) -> None:
+    client = make_client(http_server(), {"max_event": 5000}, defaults={"limits": {"max_line": 1000, "max_event": 9}})
+    client.provider("fault")
+    assert client._limits["fault"] == Limits(max_line=1000, max_event=5000)
+    assert make_client(http_server())._limits.get("fault") is None
+
+
+def test_a_bad_defaults_limits_table_names_defaults(http_server: Any) -> None:
+    client = make_client(http_server(), None, defaults={"limits": {"max_line": "big"}})
+    with pytest.raises(llmplex.ConfigError) as info:
+        client.provider("fault")
+    assert info.value.field == "defaults.limits.max_line"
 
 
 def test_a_bad_limits_table_is_refused_when_the_provider_is_resolved(http_server: Any) -> None:

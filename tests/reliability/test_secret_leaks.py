@@ -324,6 +324,10 @@ HTTP_FAULTS = {
     "oversized": [faults.reply(200, b"x" * (65 * 1024 * 1024 // 64), chunked=True)],
     "error-in-200": [faults.json_reply(200, {"error": {"message": "bad", "type": "invalid_request_error"}})],
     "hang-up": [faults.hang_up()] * 3,
+    "interim-103": [faults.echo(interim=[(103, {"Link": "</x>; rel=preload"})], stream=True),
+                    faults.echo(interim=[(103, {})])],
+    "two-content-lengths": [faults.raw_reply(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\n{}")],
+    "header-trickle": [faults.trickle(0.002, padding=10)] * 3,
 }
 
 

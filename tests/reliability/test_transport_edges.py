@@ -371,3 +371,19 @@ def test_json_served_as_text_html_is_still_parsed(http_server: Any) -> None:
     step.headers["Content-Type"] = "text/html"
     server = http_server(step)
     assert make_client(server.url).chat("fault/m", ask("x")).text == "json after all"
+
+
+# -- a header requests or http.client refuses is the caller's, named without its value --------
+@pytest.mark.parametrize("value, words", [
+    ("line\r\nX-Injected: 1", "line break"),
+    ("café – “quoted”", "latin-1"),
+])
+def test_an_unsendable_request_header_is_a_config_error_naming_the_header_not_its_value(
+        http_server: Any, value: str, words: str) -> None:
+    server = http_server(faults.completion())
+    client = make_client(server.url, headers={"X-Team-Token": value})
+    with pytest.raises(llmplex.ConfigError) as info:
+        client.chat("fault/m", ask("x"))
+    assert info.value.field == "headers" and words in info.value.message and "'X-Team-Token'" in info.value.message
+    assert value not in str(info.value) and "quoted" not in str(info.value)
+    assert server.received == []
