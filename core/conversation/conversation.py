@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..errors import InvalidRequestError
 from ..schema.messages import Message, Part
@@ -80,6 +80,10 @@ class Conversation:
         self.last_response: Optional[ChatResponse] = None
         #: Token usage summed over this object's successful turns (not saved).
         self.usage = Usage()
+        self._system_message: Optional[Message] = None
+        self._counters: Dict[str, MessageCounter] = {}
+        self._counts: Dict[int, Tuple[Message, int]] = {}
+        self._counts_for: Optional[MessageCounter] = None
         truncate([], max_messages=max_messages, max_tokens=token_budget)  # checks both limits
         if messages:
             checked = coerce_messages(list(messages))
@@ -171,9 +175,9 @@ class Conversation:
             everything = self._with_system(self._history + pending)
         if self.max_messages is None and self.token_budget is None:
             return everything
-        counter = self.token_counter
-        if counter is None and self.token_budget is not None:
-            counter = self._counter(model or self._model())
+        counter: Optional[MessageCounter] = None
+        if self.token_budget is not None:
+            counter = self._cached(self.token_counter or self._counter(model or self._model()), len(everything))
         return truncate(everything, max_messages=self.max_messages, max_tokens=self.token_budget, counter=counter)
 
     # -- turns ---------------------------------------------------------------------------------
@@ -289,13 +293,43 @@ class Conversation:
         return self.model
 
     def _with_system(self, history: List[Message]) -> List[Message]:
-        return ([Message.system(self._system)] if self._system is not None else []) + history
+        if self._system is None:
+            return list(history)
+        if self._system_message is None or self._system_message.content != self._system:
+            self._system_message = Message.system(self._system)
+        return [self._system_message, *history]
 
     def _merged(self, params: Mapping[str, Any]) -> Dict[str, Any]:
         merged = {**self.params, **params}
         return {k: v for k, v in merged.items() if v is not None}
 
+    def _cached(self, counter: MessageCounter, size: int) -> MessageCounter:
+        """``counter`` remembering each message's count: a turn counts only its new messages.
+
+        Keyed by identity (messages in the history are not rebuilt), each entry holding its
+        message so that an id cannot be reused while cached; pruned to about the history's size.
+        """
+        if counter is not self._counts_for or len(self._counts) > 2 * size + 64:
+            self._counts, self._counts_for = {}, counter
+        counts = self._counts
+
+        def count(message: Message) -> int:
+            hit = counts.get(id(message))
+            if hit is not None and hit[0] is message:
+                return hit[1]
+            value = counter(message)
+            counts[id(message)] = (message, value)
+            return value
+
+        return count
+
     def _counter(self, model: str) -> MessageCounter:
+        found = self._counters.get(model)
+        if found is None:
+            found = self._counters[model] = self._resolve_counter(model)
+        return found
+
+    def _resolve_counter(self, model: str) -> MessageCounter:
         client = self.client
         target = client.config.resolve_model(model)[0]
         provider_name, _, vendor_model = target.partition("/")

@@ -72,11 +72,15 @@ def message_counter(count_text: TextCounter) -> MessageCounter:
 
     def count(message: Message) -> int:
         total = MESSAGE_OVERHEAD
-        for part in message.parts:
-            if isinstance(part, ImagePart):
-                total += IMAGE_TOKENS
-            else:
-                total += count_text(part.text)
+        content = message.content
+        if isinstance(content, str):  # the common case: no part objects built
+            total += count_text(content)
+        else:
+            for part in content or ():
+                if isinstance(part, ImagePart):
+                    total += IMAGE_TOKENS
+                else:
+                    total += count_text(part.text)
         if message.reasoning_content:
             total += count_text(message.reasoning_content)
         for call in message.tool_calls or []:

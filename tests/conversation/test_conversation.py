@@ -261,3 +261,23 @@ def test_save_resume_round_trips_any_history(history: List[Message], system: Any
     resumed = Conversation.from_json(chat.to_json())
     assert resumed.messages == chat.messages and resumed.params == chat.params and resumed.system == system
     assert resumed.to_json() == chat.to_json()
+
+
+def test_each_message_is_counted_once_across_turns() -> None:
+    counted: List[str] = []
+
+    def counter(message: Message) -> int:
+        counted.append(message.text)
+        return 10
+
+    chat = Conversation(None, "openai/gpt-4o-mini", system="s", token_budget=35, token_counter=counter)
+    chat.add(Message.user("a"), Message.assistant("b"))
+    # 10 tokens a message: s + c = 20 fit, the turn [a, b] would make 40.
+    assert [m.text for m in chat.context("c")] == ["s", "c"]
+    assert sorted(counted) == ["a", "b", "c", "s"]
+    chat.add(Message.user("d"), Message.assistant("e"))
+    counted.clear()
+    assert [m.text for m in chat.context("c")] == ["s", "c"]
+    assert sorted(counted) == ["c", "d", "e"]  # only the new messages: s was counted before
+    chat.token_counter = lambda message: 1  # a new counter: counts start afresh
+    assert [m.text for m in chat.context("f")] == ["s", "a", "b", "d", "e", "f"]
