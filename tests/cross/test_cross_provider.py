@@ -70,7 +70,9 @@ def pick(rotation: int, step: int, needs_parallel: bool, previous: str) -> table
     raise AssertionError("no vendor in the table makes parallel calls")
 
 
-def run(rotation: int) -> Tuple[List[List[Dict[str, Any]]], List[str]]:
+def run(rotation: int, *, stream: bool = False) -> Tuple[List[List[Dict[str, Any]]], List[str]]:
+    """The conversation from ``rotation``; with ``stream``, vendors that have a ``stream_reply``
+    answer by streaming (the assembled reply must be the same message)."""
     history: List[Message] = list(START)
     steps: List[List[Dict[str, Any]]] = []
     used: List[str] = []
@@ -81,10 +83,21 @@ def run(rotation: int) -> Tuple[List[List[Dict[str, Any]]], List[str]]:
         planned = _client(vendor, "http://127.0.0.1:9").prepare(vendor.target, history, tools=TOOLS)
         # 1. Nothing of the neutral history is lost on this vendor's wire.
         assert vendor.read(planned.json) == table.neutral_turns(history), f"step {step} on {vendor.name}"
-        status, headers, body = vendor.reply(answer, vendor.target.split("/", 1)[1])
+        streamed = stream and vendor.stream_reply is not None
+        make = vendor.stream_reply if streamed and vendor.stream_reply is not None else vendor.reply
+        status, headers, body = make(answer, vendor.target.split("/", 1)[1])
+        if streamed:
+            planned = _client(vendor, "http://127.0.0.1:9").prepare(vendor.target, history, tools=TOOLS, stream=True)
         path = urlsplit(planned.url).path
         with ReplayServer([Interaction("POST", "http://127.0.0.1" + path, "", status, headers, body)]) as server:
-            reply = _client(vendor, server.url).chat(vendor.target, history, tools=TOOLS)
+            client = _client(vendor, server.url)
+            if streamed:
+                chat_stream = client.stream(vendor.target, history, tools=TOOLS)
+                list(chat_stream)
+                assert chat_stream.response is not None
+                reply = chat_stream.response
+            else:
+                reply = client.chat(vendor.target, history, tools=TOOLS)
             sent = json.loads(server.received[0]["body"])
         assert sent == planned.json
         # 2. Sending never changes the caller's history.
@@ -123,6 +136,13 @@ def test_every_rotation_gives_the_same_history_after_each_step() -> None:
     results = [run(rotation)[0] for rotation in range(len(VENDORS))]
     for other in results[1:]:
         assert other == results[0]
+
+
+@pytest.mark.parametrize("rotation", range(len(VENDORS)), ids=[f"from-{v.name}" for v in VENDORS])
+def test_streamed_answers_give_the_same_history(rotation: int) -> None:
+    steps, _ = run(rotation, stream=True)
+    assert steps == run(rotation)[0]
+    assert steps[-1] == EXPECTED
 
 
 def test_every_vendor_answers_every_step_and_reads_every_history() -> None:

@@ -8,7 +8,7 @@ documented wire format, independently of the provider code under test.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from llmplex import Message
@@ -47,8 +47,8 @@ class Vendor:
     read: Callable[[Dict[str, Any]], List[Turn]]
     base_path: str = ""
     parallel: bool = True
-    notes: str = ""
-    extra: Dict[str, Any] = field(default_factory=dict)
+    #: The vendor's streamed reply carrying the message (SSE body), if the test should stream too.
+    stream_reply: Optional[Callable[[Message, str], Reply]] = None
 
 
 def _position(ids: List[str], call_id: Any) -> int:
@@ -91,6 +91,20 @@ def openai_read(body: Dict[str, Any]) -> List[Turn]:
         else:
             turns.append(("tool", _position(ids, m["tool_call_id"]), text))
     return turns
+
+
+def openai_stream(message: Message, model: str) -> Reply:
+    base = {"id": "chatcmpl-cross", "object": "chat.completion.chunk", "created": 1700000000, "model": model}
+    chunks = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": message.text or None}}]}]
+    for index, call in enumerate(message.tool_calls or []):
+        arguments = json.dumps(call.arguments)
+        chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": arguments[:5]}}]}}]})
+        chunks.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": index, "function": {"arguments": arguments[5:]}}]}}]})
+    chunks.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls" if message.tool_calls else "stop"}]})
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return 200, {"Content-Type": "text/event-stream"}, body.encode()
 
 
 # -- Tencent Hunyuan (API 3.0, PascalCase) ------------------------------------------------------------
@@ -159,6 +173,32 @@ def anthropic_read(body: Dict[str, Any]) -> List[Turn]:
     return turns
 
 
+def anthropic_stream(message: Message, model: str) -> Reply:
+    events: List[Dict[str, Any]] = [{"type": "message_start", "message": {
+        "id": "msg_cross", "type": "message", "role": "assistant", "model": model, "content": [],
+        "stop_reason": None, "usage": {"input_tokens": 10, "output_tokens": 1}}}]
+    index = 0
+    if message.text:
+        events += [{"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                   {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": message.text}},
+                   {"type": "content_block_stop", "index": 0}]
+        index = 1
+    for call in message.tool_calls or []:
+        arguments = json.dumps(call.arguments)
+        events += [
+            {"type": "content_block_start", "index": index,
+             "content_block": {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}},
+            {"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": arguments[:4]}},
+            {"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": arguments[4:]}},
+            {"type": "content_block_stop", "index": index},
+        ]
+        index += 1
+    events += [{"type": "message_delta", "delta": {"stop_reason": "tool_use" if message.tool_calls else "end_turn"},
+                "usage": {"output_tokens": 5}}, {"type": "message_stop"}]
+    body = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+    return 200, {"Content-Type": "text/event-stream"}, body.encode()
+
+
 # -- Google Gemini ------------------------------------------------------------------------------------
 def gemini_reply(message: Message, model: str) -> Reply:
     # Gemini sends function calls without ids: llmplex mints them.
@@ -169,6 +209,19 @@ def gemini_reply(message: Message, model: str) -> Reply:
         "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15},
         "modelVersion": model, "responseId": "cross",
     })
+
+
+def gemini_stream(message: Message, model: str) -> Reply:
+    chunks = []
+    if message.text:
+        chunks.append({"candidates": [{"content": {"role": "model", "parts": [{"text": message.text}]}, "index": 0}]})
+    for call in message.tool_calls or []:
+        chunks.append({"candidates": [{"content": {"role": "model", "parts": [
+            {"functionCall": {"name": call.name, "args": call.arguments}}]}, "index": 0}]})
+    chunks.append({"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]}, "finishReason": "STOP", "index": 0}],
+                   "usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 5, "totalTokenCount": 15}})
+    body = "".join(f"data: {json.dumps(c)}\r\n\r\n" for c in chunks)
+    return 200, {"Content-Type": "text/event-stream"}, body.encode()
 
 
 def gemini_read(body: Dict[str, Any]) -> List[Turn]:
@@ -198,7 +251,8 @@ def gemini_read(body: Dict[str, Any]) -> List[Turn]:
 OPENAI_KEY = {"api_key": "sk-EXAMPLE-cross-000000000000"}
 
 VENDORS: List[Vendor] = [
-    Vendor("openai", "openai/gpt-4o-mini", OPENAI_KEY, openai_reply, openai_read, base_path="/v1"),
+    Vendor("openai", "openai/gpt-4o-mini", OPENAI_KEY, openai_reply, openai_read, base_path="/v1",
+           stream_reply=openai_stream),
     Vendor("deepseek", "deepseek/deepseek-chat", OPENAI_KEY, openai_reply, openai_read),
     Vendor("qwen", "qwen/qwen-plus", OPENAI_KEY, openai_reply, openai_read, base_path="/compatible-mode/v1"),
     Vendor("hunyuan", "hunyuan/hunyuan-turbos-latest",
@@ -208,9 +262,9 @@ VENDORS: List[Vendor] = [
     Vendor("spark-http", "spark-http/4.0Ultra", {"api_key": "cross-EXAMPLE:secret"}, openai_reply, openai_read,
            base_path="/v1", parallel=False),
     Vendor("anthropic", "anthropic/claude-sonnet-4-5", {"api_key": "sk-ant-EXAMPLE-cross"}, anthropic_reply,
-           anthropic_read),
+           anthropic_read, stream_reply=anthropic_stream),
     Vendor("gemini", "gemini/gemini-2.5-flash", {"api_key": "gemini-EXAMPLE-cross"}, gemini_reply, gemini_read,
-           base_path="/v1beta"),
+           base_path="/v1beta", stream_reply=gemini_stream),
 ]
 
 
