@@ -178,6 +178,17 @@ def test_errors_map_to_their_class(cls: "type[llmplex.LLMError]", code: str, sta
     assert API_KEY not in str(info.value)
 
 
+def test_an_error_frame_inside_a_v2_stream_is_mapped() -> None:
+    from llmplex.transport.sse import SSEEvent
+
+    provider = make_client().provider("qianfan")
+    parser = provider.stream_parser(llmplex.ChatRequest(model="m", messages=[Message.user("x")], stream=True))
+    frame = {"error": {"code": "tokens_too_long", "message": "Prompt tokens too long", "type": "invalid_request_error"}}
+    with pytest.raises(llmplex.ContextLengthError) as info:
+        parser.feed(SSEEvent(data=json.dumps(frame)))
+    assert info.value.code == "tokens_too_long"
+
+
 def test_a_v1_shaped_error_in_a_v2_reply_is_mapped() -> None:
     provider = make_client().provider("qianfan")
     body = json.dumps({"error_code": 18, "error_msg": "Open api qps request limit reached"}).encode()

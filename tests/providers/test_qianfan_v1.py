@@ -363,3 +363,20 @@ def test_a_stream_cut_before_is_end_is_interrupted() -> None:
     parser.feed(SSEEvent(data=json.dumps({"id": "as-1", "result": "你", "is_end": False})))
     with pytest.raises(llmplex.StreamInterruptedError):
         parser.close()
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 64])
+def test_token_and_stream_over_a_loopback_server_with_split_utf8(chunk_size: int) -> None:
+    from llmplex.testing.replay import ReplayServer, cassette_path, load_cassette
+
+    cassette = load_cassette(cassette_path("qianfan/v1_streamed_reply.json"))
+    with ReplayServer(cassette.interactions, chunk_size=chunk_size) as server:
+        client = make_client(base_url=server.url + "/rpc/2.0/ai_custom/v1/wenxinworkshop",
+                             token_url=server.url + "/oauth/2.0/token")
+        stream = client.stream("qianfan-v1/ERNIE-Speed-8K", HELLO)
+        texts = [c.text for c in stream]
+        sent = list(server.received)
+    assert texts == ["你好", "！有什么", "我可以帮助你的吗？"]
+    assert [urlsplit(r["path"]).path for r in sent] == ["/oauth/2.0/token", "/rpc/2.0/ai_custom/v1/wenxinworkshop/chat/ernie_speed"]
+    assert parse_qs(urlsplit(sent[1]["path"]).query) == {"access_token": [TOKEN1]}
+    assert json.loads(sent[1]["body"]) == {"messages": HELLO, "stream": True}
