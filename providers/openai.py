@@ -117,10 +117,23 @@ PRESETS: Tuple[Preset, ...] = (
         "https://chat.intern-ai.org.cn/api/v1",
         ("INTERNLM_API_KEY",),
         "InternLM cloud API (deployed on LMDeploy)",
-        # The doc page lists only model, messages, n, temperature, top_p, stream, max_tokens, tools.
+        # The doc page lists only model, messages, n, temperature, top_p, stream, max_tokens, tools
+        # ("暂不支持其他参数"): the rest is refused, or dropped where it only steers sampling.
         stream_usage=False,
         tool_choice=False,
         default_options={"rate_limit": {"requests_per_minute": 30}},
+        base_capabilities=OPENAI_CAPABILITIES.replace(
+            json_mode=False,
+            json_schema=False,
+            stop=False,
+            seed=False,
+            dropped={
+                "seed": "InternLM's chat API documents no seed",
+                "user": "InternLM's chat API documents no user field",
+                "parallel_tool_calls": "InternLM's chat API documents no parallel_tool_calls",
+            },
+            hints={"json_mode": "InternLM's chat API documents no response_format"},
+        ),
     ),
     Preset(
         "lmdeploy",
@@ -138,6 +151,12 @@ PRESETS: Tuple[Preset, ...] = (
         key_required=False,
         tool_choice=False,
         image_urls=False,
+        # openai-compatibility.mdx: no tool_choice, logit_bias, user or n.
+        base_capabilities=OPENAI_CAPABILITIES.replace(
+            multiple_choices=False,
+            dropped={"user": "Ollama's OpenAI layer has no user field"},
+            notes={"temperature": "Ollama's OpenAI layer sends 1.0 when unset, overriding the Modelfile"},
+        ),
     ),
     Preset(
         "ark",

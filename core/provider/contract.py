@@ -215,6 +215,9 @@ class Provider:
     #: listed in ``dropped`` is removed and reported in ``ChatResponse.warnings``. With
     #: ``non_streaming=False``, ``chat`` streams and assembles.
     capabilities: ClassVar[Capabilities] = Capabilities()
+    #: Models whose declaration differs from ``capabilities`` (the default ``capabilities_for``
+    #: reads it; the support matrix shows a row for each).
+    model_capabilities: ClassVar[Mapping[str, Capabilities]] = {}
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
@@ -269,8 +272,12 @@ class Provider:
 
     # -- optional: declared support ----------------------------------------------------------
     def capabilities_for(self, model: str) -> Capabilities:
-        """The declaration for ``model``; override where models differ (versions, vision models)."""
-        return self.capabilities
+        """The declaration for ``model``: its ``model_capabilities`` entry, else ``capabilities``.
+
+        Override where models are matched by pattern or the declaration is per instance (a
+        preset). ``capabilities_for("")`` is the provider's default, for a model it does not know.
+        """
+        return self.model_capabilities.get(model, self.capabilities)
 
     def token_rejected(self, error: LLMError) -> bool:
         """Whether ``error`` means the vendor refused the exchanged token (expired, revoked):

@@ -37,6 +37,7 @@ class Spark(Provider):
     """Translator for Spark's WebSocket chat API. Pure: the client does the I/O and the clock."""
 
     capabilities = SPARK_CAPABILITIES
+    model_capabilities = {v.name: capabilities_of(v) for v in VERSIONS if capabilities_of(v) != SPARK_CAPABILITIES}
 
     def capabilities_for(self, model: str) -> Capabilities:
         version = find_version(model)
