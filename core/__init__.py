@@ -44,6 +44,9 @@ _EXPORTS: Dict[str, str] = {
     "Credential": "provider.contract",
     "Token": "provider.contract",
     "Capabilities": "provider.capabilities",
+    "StreamParser": "provider.contract",
+    "SSEEvent": "transport.sse",
+    "openai_compatible": "providers.openai",
     "hookimpl": "plugins.hookspecs",
     "RetryPolicy": "client.retry",
     "Timeouts": "transport.http",
@@ -109,9 +112,11 @@ __all__ = [
     "ResponseFormat",
     "RetryPolicy",
     "RunResult",
+    "SSEEvent",
     "ServerError",
     "StreamAccumulator",
     "StreamInterruptedError",
+    "StreamParser",
     "StructuredOutputError",
     "SystemClock",
     "TextPart",
@@ -130,6 +135,7 @@ __all__ = [
     "default_client",
     "from_openai",
     "hookimpl",
+    "openai_compatible",
     "stream",
     "to_openai",
 ]
@@ -203,7 +209,9 @@ if TYPE_CHECKING:
     from .schema.validation import from_openai, to_openai
     from .plugins.manager import PluginConflictError, PluginWarning
     from .provider.capabilities import Capabilities
-    from .provider.contract import Credential, Provider, ProviderSettings, ProviderSpec, Token, WireRequest, WireResponse
+    from .providers.openai import openai_compatible
+    from .transport.sse import SSEEvent
+    from .provider.contract import Credential, Provider, StreamParser, ProviderSettings, ProviderSpec, Token, WireRequest, WireResponse
     from .schema.request import ChatRequest, ResponseFormat
     from .schema.accumulator import StreamAccumulator
     from .schema.response import ChatChunk, ChatResponse, Choice, FallbackFailure, ToolCallDelta, Usage

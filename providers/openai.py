@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from llmplex.provider.error_mapping import status_error
 from llmplex.errors import ConfigError, InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
@@ -36,7 +36,7 @@ from llmplex.schema.accumulator import tool_call_from_vendor
 from llmplex.schema.response import ChatChunk, ChatResponse, Choice, FinishReason, ToolCallDelta, Usage
 from llmplex.transport.sse import SSEEvent
 
-__all__ = ["OpenAICompatible", "Preset", "PRESETS", "OPENAI_CAPABILITIES", "normalise_finish_reason", "parse_usage"]
+__all__ = ["OpenAICompatible", "Preset", "PRESETS", "OPENAI_CAPABILITIES", "openai_compatible", "spec_for", "normalise_finish_reason", "parse_usage"]
 
 ReasoningEcho = Literal["drop", "keep", "tool_turns"]
 
@@ -550,6 +550,44 @@ def spec_for(preset: Preset) -> ProviderSpec:
         options={"headers": "extra HTTP headers sent with every request (a table)"},
         requires_base_url=preset.base_url is None,
     )
+
+
+def openai_compatible(
+    name: str,
+    *,
+    base_url: Optional[str],
+    env: Union[str, Sequence[str]] = (),
+    capabilities: Optional[Capabilities] = None,
+    description: str = "",
+    key_required: bool = True,
+    stream_usage: bool = True,
+    reasoning_echo: ReasoningEcho = "keep",
+    default_options: Optional[Mapping[str, Any]] = None,
+) -> ProviderSpec:
+    """A ``ProviderSpec`` for an OpenAI-compatible endpoint (``POST {base_url}/chat/completions``).
+
+    The public preset API (``llmplex.openai_compatible``): a plugin for such a vendor registers
+    the returned spec and is done. ``env`` names the environment variable(s) holding the API
+    key; ``capabilities`` (default :data:`OPENAI_CAPABILITIES`) declares what the endpoint lacks,
+    and a ``tool_choice`` of only ``{"auto"}`` means it has no ``tool_choice`` field (never sent);
+    ``base_url=None`` makes ``base_url`` a required config key. See docs/plugins.md.
+    """
+    caps = capabilities if capabilities is not None else OPENAI_CAPABILITIES
+    if not isinstance(caps, Capabilities):
+        raise TypeError(f"openai_compatible({name!r}): capabilities must be llmplex.Capabilities(...)")
+    preset = Preset(
+        name=name,
+        base_url=base_url,
+        env=(env,) if isinstance(env, str) else tuple(env),
+        description=description or f"{name} (OpenAI-compatible)",
+        key_required=key_required,
+        stream_usage=stream_usage,
+        tool_choice=caps.tool_choice != frozenset({"auto"}),
+        reasoning_echo=reasoning_echo,
+        default_options=dict(default_options or {}),
+        base_capabilities=caps,
+    )
+    return spec_for(preset)
 
 
 @hookimpl

@@ -31,6 +31,7 @@ import sys
 import threading
 import warnings
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pluggy
@@ -172,6 +173,14 @@ class Plugins:
             except Exception as exc:  # noqa: BLE001 - one broken plugin must not break the rest
                 self._fail(ep.name, dist_name, version, "could not be imported", exc)
                 continue
+            if isinstance(plugin, type):
+                # An entry point naming a class ("pkg.mod:AcmePlugin"): its @hookimpl methods
+                # need an instance, and a plugin class takes no arguments.
+                try:
+                    plugin = plugin()
+                except Exception as exc:  # noqa: BLE001
+                    self._fail(ep.name, dist_name, version, "could not be instantiated (a plugin class takes no arguments)", exc)
+                    continue
             if self.pm.is_registered(plugin):
                 # The same module reached twice: a second entry point naming it, or one
                 # distribution visible twice on sys.path (Python 3.9 does not deduplicate).
@@ -227,6 +236,17 @@ class Plugins:
             if isinstance(exc, PluginConflictError):
                 raise
             self._fail(plugin_name, distribution, version, "failed while registering providers", exc)
+            return
+        if not added and not self.pm.get_hookcallers(plugin):
+            # Loaded, yet nothing of it will ever run: almost always the wrong shape (hooks as
+            # methods of a class in the module the entry point names), so say what to change.
+            origin = _origin(distribution, version)
+            warnings.warn(
+                f"llmplex plugin {plugin_name!r}{f' from {origin}' if origin else ''} registered no provider and "
+                f"implements no hook: {_shape_hint(plugin)}",
+                PluginWarning,
+                stacklevel=3,
+            )
 
     def _fail(self, plugin: str, distribution: str, version: str, what: str, exc: BaseException) -> None:
         origin = _origin(distribution, version)
@@ -344,6 +364,29 @@ def default_plugins() -> Plugins:
         if _default is None:
             _default = Plugins()
         return _default
+
+
+def _shape_hint(plugin: Any) -> str:
+    """What to change in a plugin that registered nothing (see docs/plugins.md)."""
+    if isinstance(plugin, ModuleType):
+        classes = sorted(
+            name
+            for name, value in vars(plugin).items()
+            if isinstance(value, type)
+            and value.__module__ == plugin.__name__
+            and any(getattr(member, f"{hookspecs.PROJECT}_impl", None) is not None for member in vars(value).values())
+        )
+        if classes:
+            return (
+                f"its module defines {', '.join(classes)} with @hookimpl methods, but the entry point names the "
+                f"module; point the entry point at the class (\"{plugin.__name__}:{classes[0]}\") or make "
+                "register_providers a module-level function"
+            )
+        return (
+            f"module {plugin.__name__!r} has no @hookimpl function; define "
+            "`@hookimpl def register_providers(register): register(ProviderSpec(...))` at module level"
+        )
+    return "decorate its register_providers method with llmplex.hookimpl"
 
 
 def _origin(distribution: str, version: str) -> str:

@@ -76,12 +76,15 @@ class _QuietServer(ThreadingHTTPServer):
 class ReplayServer:
     """Serves recorded interactions in order on ``http://127.0.0.1:<port>``.
 
-    Each request takes the next unplayed interaction whose method and path match. ``received``
-    keeps what the client sent (method, path, headers, body) for assertions.
+    Each request takes the next unplayed interaction whose method and path match (with
+    ``any_path=True``: the next one, whatever was asked). ``received`` keeps what the client
+    sent (method, path, headers, body) for assertions. A request nothing matches is answered
+    with status 599.
     """
 
-    def __init__(self, interactions: List[Interaction], *, chunk_size: int = 64) -> None:
+    def __init__(self, interactions: List[Interaction], *, chunk_size: int = 64, any_path: bool = False) -> None:
         self._pending = list(interactions)
+        self.any_path = any_path
         self._lock = threading.Lock()
         self.received: List[Dict[str, Any]] = []
         self.chunk_size = chunk_size
@@ -119,7 +122,7 @@ class ReplayServer:
     def _next(self, method: str, path: str) -> Optional[Interaction]:
         with self._lock:
             for index, item in enumerate(self._pending):
-                if item.method == method and urlsplit(item.uri).path == path.split("?")[0]:
+                if self.any_path or (item.method == method and urlsplit(item.uri).path == path.split("?")[0]):
                     return self._pending.pop(index)
         return None
 

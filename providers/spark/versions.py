@@ -170,13 +170,11 @@ SPARK_CAPABILITIES = Capabilities(
     },
     hints={
         "tool_choice": _NO_FORCING,
-        "json_mode": "Spark's WebSocket API has no JSON mode; use the spark-http preset",
-        "json_schema": "use the spark-http preset",
+        "json_mode": "or use the spark-http preset",
+        "json_schema": "or use the spark-http preset",
         "image_url": _TEXT_ONLY,
         "image_data": _TEXT_ONLY,
         "temperature": "the WebSocket range is (0, 1]; the spark-http preset takes 0 to 2",
-        "multiple_choices": "Spark returns one choice per call",
-        "stop": "Spark's WebSocket API has no stop sequences",
     },
     notes={
         "system_messages": "leading system messages are joined into one; a later one is sent as a user turn",

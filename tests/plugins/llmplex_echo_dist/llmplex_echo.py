@@ -13,17 +13,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Optional
 
 from llmplex import (
+    Capabilities,
     ChatRequest,
     ChatResponse,
     Credential,
     InvalidRequestError,
-    LLMError,
     Message,
     ProtocolError,
     Provider,
     ProviderSettings,
     ProviderSpec,
-    ServerError,
     Usage,
     WireRequest,
     WireResponse,
@@ -34,7 +33,14 @@ __all__ = ["EchoProvider", "EchoServer", "register_providers"]
 
 
 class EchoProvider(Provider):
-    """POSTs the conversation to ``<base_url>/echo``; the reply is the last user turn reversed."""
+    """POSTs the conversation to ``<base_url>/echo``; the reply is the last user turn reversed.
+
+    It does not stream and has no tools: declared, so llmplex refuses those requests before
+    ``build_request`` runs. Error replies go through the default ``map_error`` (the status
+    decides the class, ``{"error": ...}`` gives the message).
+    """
+
+    capabilities = Capabilities(streaming=False, tools=False, seed=False, dropped={"seed": "echo has no randomness"})
 
     def build_request(self, request: ChatRequest, *, now: float, token: Optional[str] = None) -> WireRequest:
         if not self.settings.base_url:
@@ -51,27 +57,28 @@ class EchoProvider(Provider):
         return WireRequest("POST", self.settings.base_url.rstrip("/") + "/echo", headers, json.dumps(body).encode())
 
     def parse_response(self, response: WireResponse, request: ChatRequest) -> ChatResponse:
+        # A reply is untrusted input: anything but the echoed request is a ProtocolError with
+        # the raw bytes (the conformance kit fuzzes this with arbitrary bytes and JSON).
         try:
             echoed = json.loads(response.body)
-            users = [m["content"] for m in echoed["messages"] if m["role"] == "user"]
+            messages = [(str(m["role"]), str(m["content"])) for m in echoed["messages"]]
+            model = str(echoed["model"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise ProtocolError(f"echo reply is not the echoed request: {exc}", provider=self.name) from None
+            raise ProtocolError(
+                f"echo reply is not the echoed request: {type(exc).__name__}", provider=self.name, raw=response.body
+            ) from None
+        users = [content for role, content in messages if role == "user"]
         text = users[-1][::-1] if users else ""
-        words = sum(len(str(m["content"]).split()) for m in echoed["messages"])
+        words = sum(len(content.split()) for _, content in messages)
         return ChatResponse(
             provider=self.name,
-            model=str(echoed["model"]),
+            model=model,
             message=Message.assistant(text),
             finish_reason="stop",
             finish_reason_raw="echo",
             usage=Usage(prompt_tokens=words, completion_tokens=len(text.split()), total_tokens=words + len(text.split())),
             raw=echoed,
         )
-
-    def map_error(self, response: WireResponse, request: ChatRequest) -> LLMError:
-        text = response.body.decode("utf-8", "replace")[:200]
-        cls = ServerError if response.status >= 500 else InvalidRequestError
-        return cls(f"echo server said {response.status}: {text}", provider=self.name, status=response.status)
 
 
 def _factory(settings: ProviderSettings) -> Provider:
