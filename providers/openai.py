@@ -80,7 +80,7 @@ class Preset:
     @property
     def capabilities(self) -> Capabilities:
         caps = self.base_capabilities
-        if not self.tool_choice:
+        if not self.tool_choice and caps.tool_choice != frozenset({"auto"}):
             caps = caps.replace(
                 tool_choice=frozenset({"auto"}),
                 hints={**caps.hints, "tool_choice": f"{self.description} has no tool_choice field"},

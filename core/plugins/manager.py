@@ -3,7 +3,10 @@
 Every provider, built-in or third-party, arrives the same way: an entry point in the
 ``llmplex`` group names a module (or object) whose ``register_providers(register)`` hook
 calls ``register(ProviderSpec(...))``. llmplex's own providers are listed in its
-``pyproject.toml`` exactly like a plugin's.
+``pyproject.toml`` exactly like a plugin's. An entry point may name a module (module-level
+``@hookimpl`` functions), an object (its ``@hookimpl`` methods) or a class (instantiated without
+arguments). A plugin that registers no provider and implements no hook gets a
+:class:`PluginWarning` naming its distribution and what to change (docs/plugins.md).
 
 Environment:
 
