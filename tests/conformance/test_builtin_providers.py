@@ -7,6 +7,7 @@ import json
 from typing import Any, Dict, List, Mapping, Type
 
 import llmplex.providers.anthropic as anthropic_plugin
+import llmplex.providers.gemini as gemini_plugin
 import llmplex.providers.hunyuan as hunyuan_plugin
 import llmplex.providers.openai as openai_plugin
 import llmplex.providers.spark as spark_plugin
@@ -167,6 +168,27 @@ class TestAnthropic(ProviderConformance):
     def error_body(self, status: int, message: str) -> bytes:
         kind = ANTHROPIC_ERRORS.get(status, "api_error")
         return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+
+
+# -- Google Gemini ------------------------------------------------------------------------------------
+GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
+                 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+
+
+class TestGemini(ProviderConformance):
+    plugin = gemini_plugin
+    provider_name = "gemini"
+    model = "gemini-2.5-flash"
+    credentials = {"api_key": "AIzaLLMPLEXcanary0123456789abcdefghij"}
+    reply_pairs = [ReplyPair("paris", reply=body("gemini/plain_reply.json"), stream=body("gemini/streamed_reply.json"))]
+
+    def error_body(self, status: int, message: str) -> bytes:
+        # google.rpc.Status, as the API reference and the error cassettes show it
+        return json.dumps({"error": {"code": status, "message": message,
+                                     "status": GOOGLE_STATUS.get(status, "UNKNOWN")}}).encode()
+
+    def local_base_url(self, server_url: str) -> str:
+        return server_url + "/v1beta"
 
 
 def test_every_builtin_provider_has_a_conformance_class() -> None:
