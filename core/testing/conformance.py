@@ -61,6 +61,7 @@ from ..errors import (
 )
 from ..provider.capabilities import Capabilities
 from ..provider.contract import Provider, ProviderSpec, WireRequest, WireResponse
+from ..transport.http import HttpTransport, Timeouts
 from ..schema.accumulator import StreamAccumulator
 from ..schema.request import ChatRequest
 from ..schema.response import ChatResponse
@@ -224,6 +225,9 @@ class ProviderConformance:
     error_statuses: ClassVar[Mapping[int, Type[LLMError]]] = DEFAULT_ERROR_STATUSES
     #: Examples per hypothesis test (raise it for a deep run).
     fuzz_examples: ClassVar[int] = 40
+    #: For a provider with a token exchange: the body of a successful exchange reply. The
+    #: kit's clients answer the exchange with it locally, so no check touches the network.
+    token_reply: ClassVar[Optional[bytes]] = None
 
     # -- what an author may override ---------------------------------------------------------
     def error_body(self, status: int, message: str) -> bytes:
@@ -262,7 +266,13 @@ class ProviderConformance:
         from ..client.client import Client
 
         config = {"providers": {self.provider_name: {**self.credentials, **self.options, **table}}}
-        return Client(config, clock=FixedClock(now), plugins=self.plugins())
+        return Client(config, clock=FixedClock(now), plugins=self.plugins(), transport=_KitTransport(self))
+
+    def client_without_transport(self) -> Client:
+        from ..client.client import Client
+
+        config = {"providers": {self.provider_name: {**self.credentials, **self.options}}}
+        return Client(config, clock=FixedClock(1_700_000_000.0), plugins=self.plugins())
 
     def provider(self, **table: Any) -> Provider:
         provider: Provider = self.client(**table).provider(self.provider_name)
@@ -568,6 +578,37 @@ class ProviderConformance:
         answer = Interaction(built.method, built.url, "", status, {"content-type": "application/json"}, body)
         with ReplayServer([answer] * 8, any_path=True) as server:
             yield self.local_base_url(server.url)
+
+
+class _KitTransport(HttpTransport):
+    """The real transport, except that a token exchange is answered with ``token_reply``."""
+
+    def __init__(self, suite: ProviderConformance) -> None:
+        super().__init__()
+        self.suite = suite
+
+    def send(self, wire: WireRequest, timeouts: Timeouts, **kwargs: Any) -> WireResponse:
+        if self._is_exchange(wire):
+            reply = self.suite.token_reply
+            if reply is None:
+                raise AssertionError(
+                    f"{type(self.suite).__name__}: {self.suite.provider_name} exchanges a token; set token_reply = "
+                    "<the body of a successful exchange reply> so that no check touches the network"
+                )
+            return WireResponse(200, {"content-type": "application/json"}, reply)
+        return super().send(wire, timeouts, **kwargs)
+
+    def _is_exchange(self, wire: WireRequest) -> bool:
+        from urllib.parse import urlsplit
+
+        if urlsplit(wire.url).hostname in ("127.0.0.1", "localhost"):
+            return False  # a loopback server the check runs answers it
+        base = self.suite.client_without_transport().provider(self.suite.provider_name)
+        exchange = base.token_request(now=1_700_000_000.0)
+        if exchange is None:
+            return False
+        mine, theirs = urlsplit(wire.url), urlsplit(exchange.url)
+        return (mine.scheme, mine.netloc, mine.path) == (theirs.scheme, theirs.netloc, theirs.path)
 
 
 @contextmanager

@@ -10,6 +10,9 @@ import llmplex.providers.anthropic as anthropic_plugin
 import llmplex.providers.gemini as gemini_plugin
 import llmplex.providers.hunyuan as hunyuan_plugin
 import llmplex.providers.openai as openai_plugin
+import llmplex.providers.qianfan as qianfan_plugin
+import llmplex.providers.qianfan_v1 as qianfan_v1_plugin
+import llmplex.providers.zhipu as zhipu_plugin
 import llmplex.providers.spark as spark_plugin
 from llmplex.testing import ProviderConformance, ReplyPair, WireCase
 from llmplex.testing.replay import cassette_path, load_cassette
@@ -189,6 +192,36 @@ class TestGemini(ProviderConformance):
 
     def local_base_url(self, server_url: str) -> str:
         return server_url + "/v1beta"
+
+
+# -- Baidu Qianfan (V2 and the legacy ERNIE API) and Zhipu GLM ----------------------------------------
+# No reply pairs: their shipped whole and streamed replies are different answers.
+class TestQianfan(ProviderConformance):
+    plugin = qianfan_plugin
+    provider_name = "qianfan"
+    model = "ernie-4.0-turbo-8k"
+    credentials = {"api_key": "bce-v3/ALTAK-llmplexCANARY/0123456789abcdef0123456789abcdef"}
+
+    def local_base_url(self, server_url: str) -> str:
+        return server_url + "/v2"
+
+
+class TestQianfanV1(ProviderConformance):
+    plugin = qianfan_v1_plugin
+    provider_name = "qianfan-v1"
+    model = "ernie-speed"
+    credentials = {"api_key": "llmplexCANARYernieak0123456789", "secret_key": "llmplexCANARYerniesk0123456789"}
+    token_reply = body("qianfan/v1_plain_reply.json", 0)
+
+
+class TestZhipu(ProviderConformance):
+    plugin = zhipu_plugin
+    provider_name = "zhipu"
+    model = "glm-4-plus"
+    credentials = {"api_key": "llmplexCANARYkeyid0123.llmplexCANARYsecret0123456789"}
+
+    def local_base_url(self, server_url: str) -> str:
+        return server_url + "/api/paas/v4"
 
 
 def test_every_builtin_provider_has_a_conformance_class() -> None:
