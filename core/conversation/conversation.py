@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Mapping, Optional, 
 
 from ..errors import InvalidRequestError
 from ..schema.messages import Message, Part
+from ..schema.request import ChatRequest
 from ..schema.response import ChatChunk, ChatResponse, Usage
 from ..schema.validation import check_conversation, coerce_messages, make_request
 from .truncation import MessageCounter, counter_for, truncate
@@ -139,11 +140,27 @@ class Conversation:
         return f"Conversation(id={self.id!r}, model={self.model!r}, messages={len(self._history)})"
 
     def set(self, **params: Any) -> None:
-        """Change default parameters (checked now; ``None`` removes one)."""
+        """Change default parameters (``None`` removes one), checked now: against the schema,
+        and against the current model's declared capabilities when the conversation has a
+        client and a model (a temperature out of the vendor's range is refused here)."""
         merged = {**self.params, **params}
         merged = {k: v for k, v in merged.items() if v is not None}
-        _check_params(merged)
+        request = _check_params(merged)
+        if self._client is not None and self.model:
+            self._admit(request)
         self.params = merged
+
+    def _admit(self, request: ChatRequest) -> None:
+        from ..errors import ConfigError
+        from ..provider.capabilities import admit
+
+        assert self._client is not None and self.model
+        try:
+            target = self._client.config.resolve_model(self.model)[0]
+            caps = self._client.capabilities(self.model)
+        except ConfigError:
+            return  # an unknown or unconfigured model: the turn itself will say so
+        admit(caps, request, provider=target.partition("/")[0])
 
     def clear(self) -> None:
         """Forget the history (the system prompt, parameters and model stay)."""
@@ -423,7 +440,7 @@ def _history_message(reply: ChatResponse) -> Message:
     return reply.message
 
 
-def _check_params(params: Mapping[str, Any]) -> None:
+def _check_params(params: Mapping[str, Any]) -> ChatRequest:
     """InvalidRequestError naming the field when a default parameter is wrong (``/set``)."""
     from ..client.settings import pop_call_options
 
@@ -432,7 +449,7 @@ def _check_params(params: Mapping[str, Any]) -> None:
     checked.pop("structured_mode", None)
     checked.pop("max_repairs", None)
     pop_call_options(checked)
-    make_request("check", [Message.user("check")], **checked)
+    return make_request("check", [Message.user("check")], **checked)
 
 
 def _jsonable_params(params: Mapping[str, Any]) -> Dict[str, Any]:

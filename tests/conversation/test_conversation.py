@@ -281,3 +281,17 @@ def test_each_message_is_counted_once_across_turns() -> None:
     assert sorted(counted) == ["c", "d", "e"]  # only the new messages: s was counted before
     chat.token_counter = lambda message: 1  # a new counter: counts start afresh
     assert [m.text for m in chat.context("f")] == ["s", "a", "b", "d", "e", "f"]
+
+
+def test_set_checks_against_the_current_models_capabilities() -> None:
+    client = Client({})
+    chat = Conversation(client, "spark/4.0Ultra")
+    assert client.capabilities("spark/4.0Ultra").temperature == (0.0, 1.0)
+    with pytest.raises(InvalidRequestError) as info:
+        chat.set(temperature=1.5)
+    assert info.value.field == "temperature" and "spark" in str(info.value)
+    assert chat.params == {}
+    chat.model = "hunyuan/hunyuan-turbo"  # another vendor, another range
+    chat.set(temperature=1.5)
+    assert chat.params == {"temperature": 1.5}
+    Conversation(client, "nosuchvendor/x").set(temperature=1.5)  # unknown: the turn will say so
