@@ -45,6 +45,7 @@ from ..provider.error_mapping import parse_retry_after
 from .observe import CallInfo, log_call, log_retry, logger, redact_wire
 from ..plugins.manager import Plugins, default_plugins
 from ..provider.capabilities import Capabilities, admit, strict_option
+from ..provider.wire import vendor_fault
 from ..provider.contract import Provider, ProviderSettings, WireRequest, WireResponse
 from .ratelimit import RateLimiter, estimate_tokens
 from .redact import Redactor, install_log_filters, scrub_error
@@ -381,7 +382,7 @@ class Client:
                             for chunk in self._stream_once(job, stack, accumulator):
                                 delivered += 1
                                 yield chunk
-                        response = accumulator.response()
+                        response = _assembled(accumulator, provider.name)
                     else:
                         response = self._chat_once(job)
                 except LLMError as exc:
@@ -432,7 +433,7 @@ class Client:
                 for _ in self._stream_once(streamed, stack, accumulator):
                     pass
             job.estimated_tokens = streamed.estimated_tokens
-            return accumulator.response()
+            return _assembled(accumulator, provider.name)
         wire = self._send_prelude(job)
         response = self.http.send(wire, job.timeouts, deadline=job.deadline, limits=self._limits.get(provider.name),
                                   provider=provider.name)
@@ -445,7 +446,7 @@ class Client:
         try:
             return stamp_reply(provider.parse_response(response, request), response, self.redactor)
         except LLMError as exc:
-            raise self._enrich(exc, response)
+            raise self._enrich(vendor_fault(exc, provider.name), response)
         except PARSE_FAILURES as exc:
             raise ProtocolError(
                 f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}",
@@ -510,7 +511,7 @@ class Client:
                         try:
                             reply = provider.parse_response(whole, request)
                         except LLMError as exc:
-                            raise self._enrich(exc, whole) from None
+                            raise self._enrich(vendor_fault(exc, provider.name), whole) from None
                         except PARSE_FAILURES as exc:
                             raise ProtocolError(
                                 f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}",
@@ -531,10 +532,11 @@ class Client:
             for chunk in parser.close():
                 accumulator.add(chunk)
                 yield chunk
-        except LLMError as exc:
+        except LLMError as raised:
+            fault = vendor_fault(raised, provider.name)
             if accumulator.chunks:
-                exc.partial = accumulator.response(strict=False)
-            raise self._enrich(exc, WireResponse(200, headers)) if headers else exc
+                fault.partial = _partial(accumulator)
+            raise self._enrich(fault, WireResponse(200, headers)) if headers else fault
         except PARSE_FAILURES as exc:
             error = ProtocolError(f"{provider.name} stream could not be parsed: {type(exc).__name__}: {exc}")
             if accumulator.chunks:
@@ -615,6 +617,24 @@ class Client:
                 error.message = f"{error.message} (the call's total deadline of {seconds_text(deadline.seconds or 0)} is spent)"
                 error.args = (error.message,)
         return scrub_error(error, self.redactor)
+
+def _assembled(accumulator: StreamAccumulator, provider: str) -> ChatResponse:
+    """The streamed reply; what the schema refuses in it is the vendor's fault (ProtocolError)."""
+    try:
+        return accumulator.response()
+    except LLMError as exc:
+        error = vendor_fault(exc, provider)
+        error.partial = _partial(accumulator)
+        raise error from None
+
+
+def _partial(accumulator: StreamAccumulator) -> Optional[ChatResponse]:
+    """What arrived, for ``error.partial``; None when even that does not fit the schema."""
+    try:
+        return accumulator.response(strict=False)
+    except LLMError:
+        return None
+
 
 class ChatStream:
     """An iterable of ChatChunks; after iteration, ``response`` is the assembled ChatResponse.

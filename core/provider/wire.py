@@ -13,12 +13,13 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, Iterable, Optional, Union
 
-from ..errors import MAX_RAW, ProtocolError, capped_raw
+from ..errors import MAX_RAW, InvalidRequestError, LLMError, ProtocolError, capped_raw
 
 __all__ = [
     "RAW_LIMIT",
     "JSON_FAILURES",
     "capped",
+    "vendor_fault",
     "loads",
     "loads_or_none",
     "parse_json_body",
@@ -101,6 +102,15 @@ def dumps(value: Any) -> bytes:
 def dumps_text(value: Any) -> str:
     """``value`` as compact JSON text (for vendors that want JSON inside a string field)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def vendor_fault(error: LLMError, provider: str) -> LLMError:
+    """``error`` as raised while turning a vendor's reply into models: a schema refusal there
+    (text with a lone surrogate, say) is the vendor's fault, a ProtocolError, not the caller's
+    InvalidRequestError. Other errors are returned as they are."""
+    if isinstance(error, InvalidRequestError) and getattr(error, "from_schema", False):
+        return ProtocolError(f"{provider} reply does not fit llmplex's schema ({error.message})", provider=provider)
+    return error
 
 
 def json_dict(value: Any) -> Dict[str, Any]:

@@ -66,6 +66,9 @@ def join(prefix: str, path: str) -> str:
 def _invalid(field: str, reason: str) -> InvalidRequestError:
     error = InvalidRequestError(f"{field}: {reason}" if field else reason, field=field or None)
     error.reason = reason  # type: ignore[attr-defined]  # what ``within`` re-prefixes
+    # Raised by the schema itself: built from a vendor's reply, this is the vendor's fault
+    # (``llmplex.provider.wire.vendor_fault``).
+    error.from_schema = True  # type: ignore[attr-defined]
     return error
 
 

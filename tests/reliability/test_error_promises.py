@@ -263,3 +263,18 @@ def test_config_timeouts_and_retry_delays_are_checked_too(http_server: Any) -> N
             llmplex.Client({"defaults": table, "providers": {"fault": provider}}, plugins=faults.plugins()).chat("fault/m", HI)
         assert info.value.field == field
     assert server.received == []
+
+
+def test_a_reply_the_schema_refuses_is_the_vendors_fault(http_server: Any) -> None:
+    # JSON may escape a lone surrogate; the schema refuses such text (it cannot be sent back as
+    # UTF-8): in a reply that is a ProtocolError, never the caller's InvalidRequestError.
+    body = '{"choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":"a\\ud800b"}}]}'
+    events = (b'data: {"choices":[{"index":0,"delta":{"content":"a\\ud800b"},"finish_reason":null}]}\n\n'
+              b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n')
+    server = http_server(faults.reply(200, body), faults.reply(200, events, content_type="text/event-stream"))
+    client = _fault_client(server)
+    with pytest.raises(ProtocolError, match="does not fit llmplex's schema") as info:
+        client.chat("fault/m", HI)
+    assert info.value.raw == body.encode()
+    with pytest.raises(ProtocolError, match="does not fit llmplex's schema"):
+        list(client.stream("fault/m", HI))
