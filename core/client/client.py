@@ -618,6 +618,7 @@ class Client:
                 error.args = (error.message,)
         return scrub_error(error, self.redactor)
 
+
 def _assembled(accumulator: StreamAccumulator, provider: str) -> ChatResponse:
     """The streamed reply; what the schema refuses in it is the vendor's fault (ProtocolError)."""
     try:
