@@ -366,6 +366,13 @@ class QianfanV1(Provider):
                 f"messages: {self.name} needs the conversation (after the system prompt) to start with a user message",
                 provider=self.name, field="messages",
             )
+        if out[-1]["role"] == "assistant":
+            # The doc's rule: the conversation ends with the user's turn (or a function result).
+            raise InvalidRequestError(
+                f"messages: {self.name} needs the last message to be a user message or a tool result; "
+                "remove the trailing assistant turn or add the user's next message",
+                provider=self.name, field="messages",
+            )
         return "\n\n".join(s for s in systems if s), out
 
     # -- replies ---------------------------------------------------------------------------

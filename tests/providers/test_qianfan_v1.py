@@ -110,6 +110,7 @@ def test_token_request_is_the_sdks_oauth_call() -> None:
 @pytest.mark.parametrize("messages, params, field", [
     ([{"role": "assistant", "content": "hi"}, {"role": "user", "content": "x"}], {}, "messages"),
     ([Message.user([llmplex.TextPart(text="看"), llmplex.ImagePart(url="https://example.com/a.png")])], {}, "messages[0].content"),
+    ([{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}], {}, "messages"),
 ])
 def test_requests_the_translation_cannot_express_are_refused(messages: Any, params: Dict[str, Any], field: str) -> None:
     with pytest.raises(llmplex.InvalidRequestError) as info:
