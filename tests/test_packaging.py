@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Source folder -> import name, as mapped by ``package-dir`` in pyproject.toml.
 FOLDERS = {"core": "llmplex", "providers": "llmplex.providers", "cassettes": "llmplex.cassettes"}
 #: What a wheel build needs from the repository.
-BUILD_INPUTS = ["pyproject.toml", "README.md", *FOLDERS]
+BUILD_INPUTS = ["pyproject.toml", "README.md", "LICENSE", *FOLDERS]
 ECHO_PLUGIN = ROOT / "tests" / "plugins" / "llmplex_echo_dist" / "llmplex_echo.py"
 #: Files whose mypy errors are this test's own responsibility (the rest are reported as xfail).
 OWN_MODULES = {"llmplex/__init__.py", "llmplex/plugins.py", "llmplex/hookspecs.py"}
