@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Any, Iterator, List, Set, Tuple
 
@@ -100,6 +101,21 @@ def test_relative_links_resolve_inside_the_repository(page: str, target: str) ->
     assert resolved.exists(), f"{page}: {target} does not exist"
     if resolved.suffix == ".md":
         assert DOCS in resolved.parents, f"{page}: {target} is a page outside docs/ (the site cannot link it)"
+    if "#" in target and resolved.suffix == ".md":
+        anchor = target.split("#", 1)[1]
+        assert anchor in anchors(resolved), f"{page}: {target}: no heading with the anchor #{anchor} there"
+
+
+def slug(heading: str) -> str:
+    """Python-Markdown's toc slug (the anchor mkdocs gives a heading)."""
+    text = unicodedata.normalize("NFKD", heading.replace("`", "")).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^\w\s-]", "", text).strip().lower()
+    return re.sub(r"[-\s]+", "-", text)
+
+
+def anchors(page: Path) -> Set[str]:
+    text = FENCE.sub("", page.read_text(encoding="utf-8"))
+    return {slug(match) for match in re.findall(r"^#{1,6}\s+(.+?)\s*#*$", text, re.MULTILINE)}
 
 
 def test_links_are_checked() -> None:
@@ -108,10 +124,12 @@ def test_links_are_checked() -> None:
 
 def test_api_reference_lists_every_public_name() -> None:
     import llmplex
+    import llmplex.testing
 
     text = (DOCS / "api.md").read_text(encoding="utf-8")
     documented = {line.split()[1].rsplit(".", 1)[1] for line in text.splitlines() if line.startswith("::: ")}
     assert sorted(set(llmplex.__all__) - {"__version__"} - documented) == [], "add these to docs/api.md"
+    assert sorted(set(llmplex.testing.__all__) - documented) == [], "add these to docs/api.md"
 
 
 def test_mkdocs_build_strict(tmp_path: Path) -> None:
