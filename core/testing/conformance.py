@@ -344,6 +344,21 @@ class ProviderConformance:
             assert first.framing in ("json", "sse", "ndjson", "websocket")
             assert request == self.request(stream=stream), "build_request must not modify the request"
 
+    def test_declared_streaming_has_a_parser(self) -> None:
+        for model in self.all_models():
+            if not self._caps(model).streaming:
+                continue
+            request = self.request(stream=True, model=model)
+            try:
+                parser = self.provider().stream_parser(request)
+            except InvalidRequestError as exc:
+                raise AssertionError(
+                    f"{self.provider_name}/{model} declares streaming but stream_parser() refused: {exc}; "
+                    "implement stream_parser or declare Capabilities(streaming=False)"
+                ) from None
+            assert callable(getattr(parser, "feed", None)) and callable(getattr(parser, "close", None))
+            assert getattr(parser, "done", None) is False, "a new stream parser must start with done = False"
+
     def test_wire_case(self, wire_case: Optional[WireCase]) -> None:
         if wire_case is None:
             pytest.skip("no wire_cases: add WireCase(...) entries with the exact wire you expect")

@@ -67,6 +67,10 @@ class Fragile(Good):
         return ChatResponse(provider=self.name, model=request.model, message=Message.assistant(text))
 
 
+class NoParser(Good):
+    capabilities = Capabilities(json_mode=True, dropped={"user": "no user field"})  # claims streaming
+
+
 class Leaky(Good):
     def __repr__(self):
         return f"Leaky(key={self.settings.credential('api_key')})"
@@ -87,7 +91,7 @@ class Base(ProviderConformance):
 
 SUITES = {
     name: f"class Test{name}(Base):\n    spec = spec_of({name})\n"
-    for name in ("Good", "Impure", "Liar", "BadErrors", "Fragile", "Leaky")
+    for name in ("Good", "Impure", "Liar", "BadErrors", "Fragile", "Leaky", "NoParser")
 }
 
 #: Which checks each broken provider must fail (and nothing else).
@@ -98,6 +102,7 @@ EXPECTED: Dict[str, Set[str]] = {
     "BadErrors": {f"test_error_status_is_mapped[{s}]" for s in (400, 401, 403, 404, 429)},
     "Fragile": {"test_parse_response_raises_only_llm_errors"},
     "Leaky": {"test_secrets_stay_out_of_reprs_errors_and_logs"},
+    "NoParser": {"test_declared_streaming_has_a_parser", "test_stream_parser_raises_only_llm_errors"},
 }
 
 
