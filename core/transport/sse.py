@@ -137,7 +137,7 @@ class SSEDecoder:
                 chunk = chunk[1:]
                 if not chunk:
                     return []
-        if (chunk.count(b"\n") + chunk.count(b"\r")) * _DENSE > len(chunk):
+        if _dense(chunk):
             # Lines this short are filler (real events are longer): squeeze it out first.
             chunk = self._squeeze(chunk)
         # bytes.splitlines splits on exactly CR, LF and CRLF (unlike str.splitlines, which also
@@ -281,6 +281,10 @@ class SSEDecoder:
         # The spec resets the event type even when nothing is dispatched; retry is per block.
         self._event = ""
         self._retry = None
+
+
+def _dense(chunk: bytes) -> bool:
+    return (chunk.count(b"\n") + chunk.count(b"\r")) * _DENSE > len(chunk)
 
 
 def _as_bytes(chunk: object) -> bytes:
