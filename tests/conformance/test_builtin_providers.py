@@ -195,12 +195,21 @@ class TestGemini(ProviderConformance):
 
 
 # -- Baidu Qianfan (V2 and the legacy ERNIE API) and Zhipu GLM ----------------------------------------
-# No reply pairs: their shipped whole and streamed replies are different answers.
+# Zhipu has no reply pair: its shipped whole and streamed replies are different answers.
+QIANFAN_KEY = "bce-v3/ALTAK-llmplexCANARY/0123456789abcdef0123456789abcdef"
+
+
 class TestQianfan(ProviderConformance):
     plugin = qianfan_plugin
     provider_name = "qianfan"
     model = "ernie-4.0-turbo-8k"
-    credentials = {"api_key": "bce-v3/ALTAK-llmplexCANARY/0123456789abcdef0123456789abcdef"}
+    credentials = {"api_key": QIANFAN_KEY}
+    wire_cases = [WireCase(
+        "plain", url="https://qianfan.baidubce.com/v2/chat/completions",
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {QIANFAN_KEY}"},
+        json={"model": "ernie-4.0-turbo-8k", "messages": [{"role": "user", "content": "Hi"}]},
+    )]
+    reply_pairs = [ReplyPair("hello", reply=body("qianfan/plain_reply.json"), stream=body("qianfan/streamed_reply.json"))]
 
     def local_base_url(self, server_url: str) -> str:
         return server_url + "/v2"
@@ -212,6 +221,15 @@ class TestQianfanV1(ProviderConformance):
     model = "ernie-speed"
     credentials = {"api_key": "llmplexCANARYernieak0123456789", "secret_key": "llmplexCANARYerniesk0123456789"}
     token_reply = body("qianfan/v1_plain_reply.json", 0)
+    wire_cases = [WireCase(
+        "system-and-limits",
+        messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+        params={"max_tokens": 64, "temperature": 0},
+        json={"messages": [{"role": "user", "content": "Hi"}], "system": "Be brief.", "temperature": 0.01,
+              "max_output_tokens": 64},
+    )]
+    reply_pairs = [ReplyPair("hello", reply=body("qianfan/v1_plain_reply.json", 1),
+                             stream=body("qianfan/v1_streamed_reply.json", 1))]
 
 
 class TestZhipu(ProviderConformance):
@@ -219,6 +237,14 @@ class TestZhipu(ProviderConformance):
     provider_name = "zhipu"
     model = "glm-4-plus"
     credentials = {"api_key": "llmplexCANARYkeyid0123.llmplexCANARYsecret0123456789"}
+    wire_cases = [WireCase(
+        "greedy", params={"temperature": 0, "user": "user-123456"},
+        url="https://open.bigmodel.cn/api/paas/v4/chat/completions",
+        headers={"Content-Type": "application/json",
+                 "Authorization": "Bearer llmplexCANARYkeyid0123.llmplexCANARYsecret0123456789"},
+        json={"model": "glm-4-plus", "messages": [{"role": "user", "content": "Hi"}], "temperature": 0.01,
+              "do_sample": False, "user_id": "user-123456"},
+    )]
 
     def local_base_url(self, server_url: str) -> str:
         return server_url + "/api/paas/v4"
