@@ -1,4 +1,4 @@
-"""The ``llmplex`` command: prompt, providers, request, demo.
+"""The ``llmplex`` command: a dispatcher over the modules of ``llmplex.cli``.
 
 Exit codes: 0 success, 1 the vendor or the network failed, 2 bad usage or configuration.
 """
@@ -6,34 +6,51 @@ Exit codes: 0 success, 1 the vendor or the network failed, 2 bad usage or config
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from typing import Any, Dict, List, Optional, Sequence, TextIO
+from typing import Callable, Dict, Optional, Sequence, TextIO
 
-from .format import format_wire
+from .common import EXIT_CALL_FAILED, EXIT_OK, EXIT_USAGE, call_arguments
 
-__all__ = ["main"]
+__all__ = ["main", "EXIT_OK", "EXIT_CALL_FAILED", "EXIT_USAGE"]
 
-EXIT_OK = 0
-EXIT_CALL_FAILED = 1
-EXIT_USAGE = 2
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("llmplex")
+    except Exception:  # noqa: BLE001 - running from a source tree
+        return "unknown"
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmplex", description="Talk to any LLM vendor through one schema.")
+    parser.add_argument("--version", action="version", version=f"llmplex {_version()}")
     parser.add_argument("--config", help="path to a llmplex.toml (default: $LLMPLEX_CONFIG, ./llmplex.toml, user dir)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     prompt = sub.add_parser("prompt", help="send a prompt and stream the answer")
-    _call_arguments(prompt)
+    call_arguments(prompt)
     prompt.add_argument("--no-stream", action="store_true", help="wait for the whole answer")
     prompt.add_argument("--json", action="store_true", help="print the whole response as JSON")
+    prompt.add_argument("-a", "--attach", action="append", metavar="PATH_OR_URL", help="an image (file or URL)")
+    prompt.add_argument("-T", "--tools", metavar="FILE.py", help="offer the functions of a Python file as tools")
+    prompt.add_argument("--schema", help="a JSON schema (inline or a file): print a validated JSON answer")
+
+    chat = sub.add_parser("chat", help="an interactive conversation (/help inside)")
+    call_arguments(chat, text=False)
+    from .chat import add_arguments
+
+    add_arguments(chat)
 
     request = sub.add_parser("request", help="print the prepared wire request (secrets masked); nothing is sent")
-    _call_arguments(request)
+    call_arguments(request)
     request.add_argument("--stream", action="store_true", help="prepare the streaming variant")
     request.add_argument("--at", type=float, help="sign as of this Unix time (reproducible signatures)")
 
+    from .logs import add_parser as add_logs
+
+    add_logs(sub)
     sub.add_parser("providers", help="list installed providers and where they come from")
 
     demo = sub.add_parser("demo", help="run a recorded conversation through real client code; no keys, no network")
@@ -41,57 +58,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _call_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("text", help="the user message ('-' reads standard input)")
-    parser.add_argument("-m", "--model", required=True, help="provider/model or an alias from [models]")
-    parser.add_argument("--system", help="a system prompt")
-    parser.add_argument("--temperature", type=float)
-    parser.add_argument("--max-tokens", type=int)
-
-
-def _messages(args: argparse.Namespace) -> List[Dict[str, Any]]:
-    text = sys.stdin.read() if args.text == "-" else args.text
-    messages: List[Dict[str, Any]] = []
-    if args.system:
-        messages.append({"role": "system", "content": args.system})
-    messages.append({"role": "user", "content": text})
-    return messages
-
-
-def _params(args: argparse.Namespace) -> Dict[str, Any]:
-    return {k: v for k, v in (("temperature", args.temperature), ("max_tokens", args.max_tokens)) if v is not None}
-
-
-def _cmd_prompt(args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     from ..client.client import Client
+    from .chat import run_chat
+    from .common import attach_log, call_params
 
     client = Client(args.config)
-    messages = _messages(args)
-    if args.no_stream or args.json:
-        reply = client.chat(args.model, messages, **_params(args))
-        if args.json:
-            out.write(reply.model_dump_json(indent=2, exclude={"raw"}) + "\n")
-        else:
-            out.write(reply.text + "\n")
-        return EXIT_OK
-    for chunk in client.stream(args.model, messages, **_params(args)):
-        out.write(chunk.text)
-        out.flush()
-    out.write("\n")
-    return EXIT_OK
-
-
-def _cmd_request(args: argparse.Namespace, out: TextIO) -> int:
-    from ..client.client import Client
-    from ..clock import FixedClock
-
-    client = Client(args.config, clock=FixedClock(args.at) if args.at is not None else None)
-    wire = client.prepare(args.model, _messages(args), stream=args.stream, **_params(args))
-    out.write(format_wire(client.redacted(wire)) + "\n")
-    for warning in wire.warnings:
-        # Beside the request, not in it: stdout stays exactly the request.
-        sys.stderr.write(f"llmplex: warning: {warning}\n")
-    return EXIT_OK
+    log = attach_log(client, args)
+    try:
+        return run_chat(args, client, log, call_params(args))
+    finally:
+        if log is not None:
+            log.disable()
 
 
 def _cmd_providers(args: argparse.Namespace, out: TextIO) -> int:
@@ -117,18 +95,28 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return run_demo(out, verbose=not args.quiet)
 
 
+def _commands() -> Dict[str, Callable[[argparse.Namespace, TextIO], int]]:
+    from .logs import cmd_logs
+    from .prompt import cmd_prompt, cmd_request
+
+    return {"prompt": cmd_prompt, "request": cmd_request, "chat": _cmd_chat, "logs": cmd_logs,
+            "providers": _cmd_providers, "demo": _cmd_demo}
+
+
 def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> int:
     out = out or sys.stdout
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version exit 0, a usage error 2
+        return int(exc.code or 0)
     if args.command is None:
         parser.print_help(out)
         return EXIT_USAGE
     from ..errors import ConfigError, InvalidRequestError, LLMError
 
-    commands = {"prompt": _cmd_prompt, "request": _cmd_request, "providers": _cmd_providers, "demo": _cmd_demo}
     try:
-        return commands[args.command](args, out)
+        return _commands()[args.command](args, out)
     except (ConfigError, InvalidRequestError) as exc:
         # A vendor's 400 is also InvalidRequestError; it has a status, a local mistake has none.
         sys.stderr.write(f"llmplex: error: {exc}\n")

@@ -90,6 +90,15 @@ class ImagePart(CheckedModel):
                 raise FieldValueError("data", str(exc)) from None
         return value
 
+    @classmethod
+    def from_path(cls, path: Any, *, max_bytes: Optional[int] = None, detail: Optional[str] = None) -> ImagePart:
+        """An image part from a file: the media type sniffed from its bytes, its size bounded
+        (``llmplex.schema.images.MAX_IMAGE_BYTES`` unless ``max_bytes`` is given)."""
+        from .images import MAX_IMAGE_BYTES, read_image
+
+        data, media_type = read_image(path, max_bytes=MAX_IMAGE_BYTES if max_bytes is None else max_bytes)
+        return cls(data=data, media_type=media_type, detail=detail)
+
     @model_validator(mode="after")
     def _needs_a_source(self) -> ImagePart:
         has_url = self.url is not None and self.url.strip() != ""

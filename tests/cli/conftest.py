@@ -1,0 +1,18 @@
+"""Every CLI test gets its own data directory: the call log, saved conversations and the REPL
+history never touch the user's real ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    path = tmp_path / "llmplex-data"
+    monkeypatch.setenv("LLMPLEX_DATA_DIR", str(path))
+    monkeypatch.delenv("LLMPLEX_LOG_DB", raising=False)
+    monkeypatch.delenv("LLMPLEX_KEYS_FILE", raising=False)
+    yield path
