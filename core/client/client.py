@@ -357,7 +357,14 @@ class Client:
             try:
                 request, dropped = self._admit(provider, request, options)
             except LLMError as exc:
-                raise self._finish_error(exc, provider, request, 1, deadline)
+                # Refused before anything was built: observers and the call log still hear of it.
+                error = self._finish_error(exc, provider, request, 1, deadline)
+                refused = CallInfo(provider.name, request.model, 1, stream, None, request, self.clock.monotonic(),
+                                   position=position, chain=tuple(chain))
+                self.plugins.hook.llmplex_on_error(call=refused, error=error)
+                log_call(refused, latency=self.clock.monotonic() - started, error=error, requested=requested,
+                         fallbacks=position, request_id=None)
+                raise error
             policy = call_policy(provider, self.config.defaults, self.retry, options)
             timeouts = call_timeouts(provider, self.config.defaults, self.timeouts, options)
             if deadline is None:

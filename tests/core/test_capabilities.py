@@ -232,3 +232,20 @@ def test_every_builtin_provider_answers() -> None:
         provider = registered.spec.factory(ProviderSettings(name=name, base_url=registered.spec.default_base_url))
         caps = provider.capabilities_for("any-model")
         assert isinstance(caps, Capabilities), name
+
+
+def test_a_refusal_reaches_the_on_error_hook_and_the_call_log(caplog: pytest.LogCaptureFixture) -> None:
+    seen: List[Any] = []
+
+    class Observer:
+        @hookimpl
+        def llmplex_on_error(self, call: Any, error: Any) -> None:
+            seen.append((call.provider, call.model, call.attempt, type(error).__name__, error.field))
+
+    c = client_for(Capabilities())
+    c.plugins.register_plugin(Observer(), name="observer")
+    with caplog.at_level("DEBUG", logger="llmplex"):
+        with pytest.raises(llmplex.InvalidRequestError):
+            c.chat("p/m", HI, n=2)
+    assert seen == [("p", "m", 1, "InvalidRequestError", "n")]
+    assert any("InvalidRequestError" in r.getMessage() or "n:" in r.getMessage() for r in caplog.records)
