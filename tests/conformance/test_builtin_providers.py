@@ -160,13 +160,58 @@ ANTHROPIC_ERRORS = {400: "invalid_request_error", 401: "authentication_error", 4
                     404: "not_found_error", 429: "rate_limit_error", 500: "api_error", 503: "api_error"}
 
 
+ANTHROPIC_KEY = "sk-ant-llmplex-CANARY-0123456789abcdef"
+# One answer (text and a tool call) as the Messages reference's whole reply and as the streaming
+# guide's events; the same bytes the provider tests use for their shapes.
+ANTHROPIC_WHOLE = json.dumps({
+    "id": "msg_twin", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
+    "content": [{"type": "text", "text": "Checking."},
+                {"type": "tool_use", "id": "toolu_01Twin", "name": "get_weather", "input": {"city": "Paris"}}],
+    "stop_reason": "tool_use", "stop_sequence": None, "usage": {"input_tokens": 20, "output_tokens": 9},
+}).encode()
+ANTHROPIC_EVENTS: List[Dict[str, Any]] = [
+    {"type": "message_start", "message": {"id": "msg_twin", "type": "message", "role": "assistant", "content": [],
+                                          "model": "claude-sonnet-4-5", "stop_reason": None,
+                                          "usage": {"input_tokens": 20, "output_tokens": 1}}},
+    {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+    {"type": "ping"},
+    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Checking."}},
+    {"type": "content_block_stop", "index": 0},
+    {"type": "content_block_start", "index": 1,
+     "content_block": {"type": "tool_use", "id": "toolu_01Twin", "name": "get_weather", "input": {}}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"city": '}},
+    {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '"Paris"}'}},
+    {"type": "content_block_stop", "index": 1},
+    {"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None}, "usage": {"output_tokens": 9}},
+    {"type": "message_stop"},
+]
+ANTHROPIC_STREAM = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in ANTHROPIC_EVENTS).encode()
+
+
 class TestAnthropic(ProviderConformance):
     plugin = anthropic_plugin
     provider_name = "anthropic"
     model = "claude-sonnet-4-5"
-    credentials = {"api_key": "sk-ant-llmplex-CANARY-0123456789abcdef"}
-    # No reply pair: the shipped whole and streamed replies are different answers, and a twin
-    # would have to be invented.
+    credentials = {"api_key": ANTHROPIC_KEY}
+    wire_cases = [
+        WireCase(
+            "plain",
+            url="https://api.anthropic.com/v1/messages",
+            headers={"Content-Type": "application/json", "anthropic-version": "2026-10-21", "x-api-key": ANTHROPIC_KEY},
+            json={"model": "claude-sonnet-4-5", "max_tokens": 4096, "messages": [{"role": "user", "content": "Hi"}]},
+            framing="json",
+        ),
+        WireCase(
+            "system-and-stream",
+            messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+            params={"max_tokens": 64, "stop": ["END"]},
+            stream=True,
+            json={"model": "claude-sonnet-4-5", "max_tokens": 64, "system": "Be brief.",
+                  "messages": [{"role": "user", "content": "Hi"}], "stop_sequences": ["END"], "stream": True},
+            framing="sse",
+        ),
+    ]
+    reply_pairs = [ReplyPair("tool-call", reply=ANTHROPIC_WHOLE, stream=ANTHROPIC_STREAM)]
 
     def error_body(self, status: int, message: str) -> bytes:
         kind = ANTHROPIC_ERRORS.get(status, "api_error")
@@ -183,7 +228,31 @@ class TestGemini(ProviderConformance):
     provider_name = "gemini"
     model = "gemini-2.5-flash"
     credentials = {"api_key": "AIzaLLMPLEXcanary0123456789abcdefghij"}
-    reply_pairs = [ReplyPair("paris", reply=body("gemini/plain_reply.json"), stream=body("gemini/streamed_reply.json"))]
+    reply_pairs = [
+        ReplyPair("paris", reply=body("gemini/plain_reply.json"), stream=body("gemini/streamed_reply.json")),
+        ReplyPair("parallel-calls", reply=body("gemini/parallel_function_calls.json"),
+                  stream=body("gemini/streamed_function_calls.json")),
+    ]
+    wire_cases = [
+        WireCase(
+            "plain",
+            url="https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent",
+            headers={"Content-Type": "application/json", "x-goog-api-key": "AIzaLLMPLEXcanary0123456789abcdefghij"},
+            json={"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]},
+            framing="json",
+        ),
+        WireCase(
+            "system-and-stream",
+            messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
+            params={"max_tokens": 64, "temperature": 0.2},
+            stream=True,
+            url="https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+            json={"contents": [{"role": "user", "parts": [{"text": "Hi"}]}],
+                  "systemInstruction": {"parts": [{"text": "Be brief."}]},
+                  "generationConfig": {"temperature": 0.2, "maxOutputTokens": 64}},
+            framing="sse",
+        ),
+    ]
 
     def error_body(self, status: int, message: str) -> bytes:
         # google.rpc.Status, as the API reference and the error cassettes show it
