@@ -35,7 +35,11 @@ HI = [{"role": "user", "content": "Hi"}]
 MODELS = {"spark": "4.0Ultra", "hunyuan": "hunyuan-turbo", "qianfan-v1": "ERNIE-4.0-8K", "zhipu": "glm-4-plus", "gemini": "gemini-2.5-flash"}
 #: Options that make a provider use its token exchange when a cassette starts with one (every
 #: credential is set here, and Qianfan V2 prefers its API key to the AK/SK exchange).
-EXCHANGE_OPTIONS: Dict[str, Dict[str, Any]] = {"qianfan": {"auth": "iam"}}
+EXCHANGE_OPTIONS: Dict[str, Dict[str, Any]] = {"qianfan": {"auth": "iam"}, "pangu": {"auth": "token"}}
+#: Options a provider's cassettes need to reach their recorded path (Pangu V1's deployment).
+CASSETTE_OPTIONS: Dict[str, Dict[str, Any]] = {
+    "pangu": {"project_id": "0123456789abcdef0123456789abcdef", "deployment": "2e4b3f1a-EXAMPLE-deploy"},
+}
 PLAIN_CREDENTIALS = {"region": "ap-guangzhou", "app_id": "canary01"}
 #: A secret that only ever appears in a URL's query (as Gemini's ``?key=`` does).
 URL_SECRET = "sk-llmplex-CANARY-url-query-0123456789abcdef"
@@ -224,10 +228,10 @@ def test_replaying_a_cassette_leaks_no_secret(path: Path, caplog: pytest.LogCapt
     exchanger = exchanger_for(first)
     name = exchanger or provider_for(first)
     base = default_plugins().providers[name].spec.default_base_url or ""
-    table: Dict[str, Any] = {}
+    table: Dict[str, Any] = dict(CASSETTE_OPTIONS.get(name, {}))
     if exchanger is not None:
         token_url = str(default_plugins().providers[name].spec.default_options["token_url"])
-        table = {**EXCHANGE_OPTIONS.get(name, {}), "token_url": server_placeholder + urlsplit(token_url).path}
+        table = {**table, **EXCHANGE_OPTIONS.get(name, {}), "token_url": server_placeholder + urlsplit(token_url).path}
     evidence = Evidence()
     caplog.set_level(logging.DEBUG)
     with ReplayServer(cassette.interactions) as server:
