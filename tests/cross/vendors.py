@@ -248,6 +248,41 @@ def gemini_read(body: Dict[str, Any]) -> List[Turn]:
     return turns
 
 
+# -- Alibaba DashScope native (input.messages / output.choices, reference §7) -------------------------
+def dashscope_reply(message: Message, model: str) -> Reply:
+    calls = [{"id": c.id, "type": "function", "index": i, "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+             for i, c in enumerate(message.tool_calls or [])]
+    wire: Dict[str, Any] = {"role": "assistant", "content": message.text or ""}
+    if calls:
+        wire["tool_calls"] = calls
+    return _json_reply({
+        "output": {"choices": [{"finish_reason": "tool_calls" if calls else "stop", "message": wire}]},
+        "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}, "request_id": "cross-request",
+    })
+
+
+def dashscope_stream(message: Message, model: str) -> Reply:
+    """incremental_output frames: deltas, finish_reason the string "null" until the last frame."""
+    def frame(wire: Dict[str, Any], finish: str) -> Dict[str, Any]:
+        return {"output": {"choices": [{"message": {"role": "assistant", **wire}, "finish_reason": finish}]},
+                "usage": {"input_tokens": 10, "output_tokens": 5, "total_tokens": 15}, "request_id": "cross-request"}
+    frames = [frame({"content": message.text or ""}, "null")]
+    for index, call in enumerate(message.tool_calls or []):
+        arguments = json.dumps(call.arguments)
+        frames.append(frame({"content": "", "tool_calls": [{"index": index, "id": call.id, "type": "function",
+                                                             "function": {"name": call.name, "arguments": arguments[:5]}}]}, "null"))
+        frames.append(frame({"content": "", "tool_calls": [{"index": index, "id": "", "type": "function",
+                                                             "function": {"name": "", "arguments": arguments[5:]}}]}, "null"))
+    frames.append(frame({"content": ""}, "tool_calls" if message.tool_calls else "stop"))
+    body = "".join(f"id:{i}\nevent:result\n:HTTP_STATUS/200\ndata:{json.dumps(f)}\n\n" for i, f in enumerate(frames, 1))
+    return 200, {"Content-Type": "text/event-stream;charset=UTF-8"}, body.encode()
+
+
+def dashscope_read(body: Dict[str, Any]) -> List[Turn]:
+    assert body["parameters"]["result_format"] == "message"
+    return openai_read({"messages": body["input"]["messages"]})
+
+
 OPENAI_KEY = {"api_key": "sk-EXAMPLE-cross-000000000000"}
 
 VENDORS: List[Vendor] = [
@@ -265,6 +300,11 @@ VENDORS: List[Vendor] = [
            anthropic_read, stream_reply=anthropic_stream),
     Vendor("gemini", "gemini/gemini-2.5-flash", {"api_key": "gemini-EXAMPLE-cross"}, gemini_reply, gemini_read,
            base_path="/v1beta", stream_reply=gemini_stream),
+    Vendor("dashscope", "dashscope/qwen-plus", OPENAI_KEY, dashscope_reply, dashscope_read, base_path="/api/v1",
+           stream_reply=dashscope_stream),
+    # Pangu's V2 interface (no deployment): OpenAI's chat completions with an APIG key.
+    Vendor("pangu", "pangu/pangu-nlp-n2", {"api_key": "EXAMPLE-apig-cross"}, openai_reply, openai_read,
+           stream_reply=openai_stream),
 ]
 
 
