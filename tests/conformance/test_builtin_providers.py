@@ -7,9 +7,11 @@ import json
 from typing import Any, Dict, List, Mapping, Type
 
 import llmplex.providers.anthropic as anthropic_plugin
+import llmplex.providers.dashscope as dashscope_plugin
 import llmplex.providers.gemini as gemini_plugin
 import llmplex.providers.hunyuan as hunyuan_plugin
 import llmplex.providers.openai as openai_plugin
+import llmplex.providers.pangu as pangu_plugin
 import llmplex.providers.qianfan as qianfan_plugin
 import llmplex.providers.qianfan_v1 as qianfan_v1_plugin
 import llmplex.providers.zhipu as zhipu_plugin
@@ -317,6 +319,62 @@ class TestZhipu(ProviderConformance):
 
     def local_base_url(self, server_url: str) -> str:
         return server_url + "/api/paas/v4"
+
+
+# -- Alibaba DashScope (native) and Huawei Pangu ----------------------------------------------------
+DASHSCOPE_CODES = {400: "InvalidParameter", 401: "InvalidApiKey", 403: "AccessDenied", 404: "Model.NotExist",
+                   429: "Throttling.RateQuota", 500: "InternalError", 503: "ServiceUnavailable"}
+
+
+class TestDashScope(ProviderConformance):
+    plugin = dashscope_plugin
+    provider_name = "dashscope"
+    model = "qwen-plus"
+    credentials = {"api_key": "sk-llmplexCANARYdashscope0123456789"}
+    # The shipped whole and streamed replies are the same answer (text and usage).
+    reply_pairs = [ReplyPair("who", reply=body("dashscope/plain_reply.json"), stream=body("dashscope/streamed_reply.json"))]
+    wire_cases = [
+        WireCase(
+            "plain", HI, params={"temperature": 0.5},
+            url="https://dashscope.aliyuncs.com/api/v1/services/aigc/text-generation/generation",
+            json={"model": "qwen-plus", "input": {"messages": HI}, "parameters": {"result_format": "message", "temperature": 0.5}},
+            framing="json",
+        ),
+        WireCase(
+            "stream", HI, stream=True,
+            json={"model": "qwen-plus", "input": {"messages": HI},
+                  "parameters": {"result_format": "message", "incremental_output": True}},
+            framing="sse",
+        ),
+    ]
+
+    def error_body(self, status: int, message: str) -> bytes:
+        code = DASHSCOPE_CODES.get(status, "InternalError")
+        return json.dumps({"code": code, "message": message, "request_id": "r-1"}).encode()
+
+    def local_base_url(self, server_url: str) -> str:
+        return server_url + "/api/v1"
+
+
+class TestPangu(ProviderConformance):
+    plugin = pangu_plugin
+    provider_name = "pangu"
+    model = "pangu-nlp-n2"
+    # The APIG key and the V2 interface; the AK/SK and IAM-token paths are in tests/providers/test_pangu.py.
+    credentials = {"api_key": "llmplexCANARYapigAppCode0123456789"}
+    wire_cases = [
+        WireCase(
+            "plain", HI, params={"temperature": 0.9, "max_tokens": 600},
+            url="https://pangu.cn-southwest-2.myhuaweicloud.com/api/v2/chat/completions",
+            headers={"Content-Type": "application/json", "X-Apig-AppCode": "llmplexCANARYapigAppCode0123456789"},
+            json={"model": "pangu-nlp-n2", "messages": HI, "temperature": 0.9, "max_tokens": 600},
+            framing="json",
+        ),
+    ]
+
+    def error_body(self, status: int, message: str) -> bytes:
+        code = {401: "PANGU.0011", 429: "PANGU.3267", 500: "PANGU.0031"}.get(status)
+        return json.dumps({"error_code": code, "error_msg": message} if code else {"error": {"message": message}}).encode()
 
 
 def test_every_builtin_provider_has_a_conformance_class() -> None:
