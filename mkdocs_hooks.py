@@ -30,10 +30,14 @@ MOUNTS = {"providers": ROOT / "providers", "cassettes": ROOT / "cassettes"}
 
 
 def _layout() -> str:
-    top = Path(tempfile.mkdtemp(prefix="llmplex-docs-"))
-    atexit.register(shutil.rmtree, top, True)
+    # One folder per process: `mkdocs serve` reloads the config (and calls this) on every rebuild.
+    top = Path(tempfile.gettempdir()) / f"llmplex-docs-{os.getpid()}"
     package = top / "llmplex"
-    package.mkdir()
+    if (package / "__init__.py").resolve() == ROOT / "core" / "__init__.py":
+        return str(top)
+    shutil.rmtree(top, ignore_errors=True)  # left by an earlier process with this pid
+    package.mkdir(parents=True)
+    atexit.register(shutil.rmtree, top, True)
     for entry in (ROOT / "core").iterdir():
         if entry.name != "__pycache__":
             os.symlink(entry, package / entry.name)
@@ -48,5 +52,7 @@ def on_config(config: Any) -> Any:
     scripts = os.path.dirname(os.path.abspath(sys.argv[0])) if sys.argv and sys.argv[0] else ""
     if scripts and os.path.isfile(os.path.join(scripts, "llmplex")):
         sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != scripts]
-    sys.path.insert(0, _layout())
+    layout = _layout()
+    if layout not in sys.path:
+        sys.path.insert(0, layout)
     return config
