@@ -386,11 +386,14 @@ def _assistant_blocks(message: Message) -> List[Dict[str, Any]]:
             slots[position] = item["block"]
         else:
             overflow.append(item["block"])
-    rest = iter(visible)
-    out = [slot if slot is not None else next(rest, None) for slot in slots]
-    blocks = overflow + [b for b in out if b is not None]
-    blocks.extend(rest)
-    return blocks
+    pending = visible[::-1]  # popped from the end: the visible blocks in their order
+    placed: List[Dict[str, Any]] = []
+    for slot in slots:
+        if slot is not None:
+            placed.append(slot)
+        elif pending:
+            placed.append(pending.pop())
+    return overflow + placed + pending[::-1]
 
 
 def _tool_result(message: Message) -> Dict[str, Any]:
