@@ -310,3 +310,21 @@ def test_multimodal_request_equals_what_the_sdk_sends() -> None:
     sdk, ours = server.received
     assert ours["path"] == sdk["path"] == "/api/v1/services/aigc/multimodal-generation/generation"
     assert json.loads(ours["body"]) == _sdk_body(sdk)
+
+
+def test_thinking_frames_carry_reasoning_and_the_answer() -> None:
+    from llmplex.transport.sse import SSEEvent
+
+    provider = make_client().provider("dashscope")
+    request = llmplex.ChatRequest(model="qwen-plus", messages=[Message.user("x")], stream=True)
+    parser = provider.stream_parser(request)
+    frames = [
+        {"output": {"choices": [{"message": {"content": "", "reasoning_content": "想一想", "role": "assistant"}, "finish_reason": "null"}]},
+         "usage": {"input_tokens": 5, "output_tokens": 3, "total_tokens": 8, "output_tokens_details": {"reasoning_tokens": 3}}},
+        {"output": {"choices": [{"message": {"content": "好", "reasoning_content": "", "role": "assistant"}, "finish_reason": "stop"}]},
+         "usage": {"input_tokens": 5, "output_tokens": 4, "total_tokens": 9, "output_tokens_details": {"reasoning_tokens": 3}}},
+    ]
+    chunks = [c for f in frames for c in parser.feed(SSEEvent(data=json.dumps(f), event="result"))]
+    assert [(c.reasoning, c.text, c.finish_reason) for c in chunks] == [("想一想", "", None), ("", "好", "stop")]
+    assert chunks[-1].usage == llmplex.Usage(prompt_tokens=5, completion_tokens=4, total_tokens=9, reasoning_tokens=3)
+    assert parser.done and parser.close() == []

@@ -304,3 +304,23 @@ def test_request_and_signature_equal_what_the_sdk_sends() -> None:
                          path=urlsplit(sdk_sent["path"]).path, headers=signed, body=sdk_sent["body"], now=at)
     assert theirs.authorization == sdk_sent["headers"]["Authorization"]
     assert ours["headers"]["Authorization"].startswith(f"SDK-HMAC-SHA256 Access={AK}, SignedHeaders=")
+
+
+@pytest.mark.vcr("stream_tool_call.json")
+def test_streamed_tool_call() -> None:
+    stream = make_client().stream("pangu/pangu", [{"role": "user", "content": "贵阳今天天气怎么样？"}], tools=[WEATHER])
+    list(stream)
+    assert stream.response is not None
+    (call,) = stream.response.tool_calls
+    assert (call.id, call.name, call.arguments) == ("chatcmpl-tool-EXAMPLE02", "get_weather", {"city": "贵阳"})
+    assert stream.response.finish_reason == "tool_calls"
+
+
+@pytest.mark.vcr("iam_token_wrong_password.json", match_on=NO_BODY)
+def test_a_refused_iam_login_is_an_authentication_error_without_the_password() -> None:
+    client = make_client(**IAM_USER)
+    with pytest.raises(llmplex.AuthenticationError) as info:
+        client.chat("pangu/pangu", HI)
+    assert info.value.status == 401 and "username or password is wrong" in str(info.value)
+    assert PASSWORD not in str(info.value) and PASSWORD not in repr(info.value)
+    assert client._tokens.exchanges("pangu") == 1  # a refused login is not retried as a stale token
