@@ -27,7 +27,7 @@ INIT = ROOT / "core" / "__init__.py"
 MODULE_LEVEL = {"__version__", "chat", "stream", "default_client"}
 
 #: What ``import llmplex`` must not import: the fast-import contract.
-HEAVY = ("pydantic", "pydantic_core", "requests", "urllib3", "websockets", "pluggy")
+HEAVY = ("pydantic", "pydantic_core", "requests", "urllib3", "websockets", "pluggy", "aiohttp", "asyncio")
 
 if sys.version_info >= (3, 11):
     import tomllib

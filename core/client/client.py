@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, AsyncIterator, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Generator, Iterator, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 from ..clock import Clock, SystemClock, seconds_text
 from .config import Config, ConfigSource
@@ -42,7 +42,7 @@ from ..errors import (
     TimeoutError,
 )
 from ..provider.error_mapping import parse_retry_after
-from .observe import CallInfo, log_call, log_retry, logger, redact_wire
+from .observe import logger, redact_wire
 from ..plugins.manager import Plugins, default_plugins
 from ..provider.capabilities import Capabilities, admit, strict_option
 from ..provider.wire import vendor_fault
@@ -54,7 +54,8 @@ from ..schema.request import ChatRequest
 from ..schema.accumulator import StreamAccumulator
 from ..schema.response import ChatChunk, ChatResponse, FallbackFailure
 from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
-from .answers import fallback_failure, keep_raw, stamp_reply, stamp_stream, with_call_headers
+from .answers import keep_raw, stamp_reply, stamp_stream, with_call_headers
+from .callloop import FALLBACK_ON, Attempt, CallLoop, _assembled, _partial
 from .settings import _own, call_policy, call_timeouts, policy_from, pop_call_options, timeouts_from
 from ..transport.framing import bounded, decoded, sniff
 from ..transport.http import HttpTransport, Timeouts, html_page_error
@@ -63,31 +64,15 @@ from ..schema.validation import make_request
 
 if TYPE_CHECKING:
     from ..conversation.toolloop import RunResult
+    from ..transport.ahttp import AsyncHttpTransport
+    from .aio import AsyncChatStream
 
 __all__ = ["Client", "ChatStream", "FALLBACK_ON"]
 
-#: Errors after which the next model of a fallback chain is tried (a client-side rate limit in
-#: fail-fast mode included: the next vendor is not limited).
-FALLBACK_ON: Tuple[type, ...] = (RateLimitError, ServerError, TimeoutError, ConnectionError)
 # How much of an unparseable body an error keeps (every error's raw is capped there anyway).
 _RAW_LIMIT = MAX_RAW
-
-
-@dataclass
-class _Attempt:
-    """Everything one attempt needs; built by the loop, read by the one-attempt helpers."""
-
-    provider: Provider
-    request: ChatRequest
-    call: CallInfo
-    #: Connect and read timeouts, already clamped to what is left of the deadline.
-    timeouts: Timeouts
-    deadline: Deadline
-    #: The caller's per-call choice for the client-side rate limiter (None: the config's).
-    wait: Optional[bool]
-    estimated_tokens: int = 0
-    #: The exchanged token this attempt's request carries (None: the provider needs none).
-    token: Optional[str] = None
+# The one-attempt helpers' name for an attempt (the loop's rules live in callloop).
+_Attempt = Attempt
 
 
 class Client:
@@ -111,6 +96,8 @@ class Client:
         self.plugins = plugins or default_plugins()
         self._http = transport
         self._ws: Any = None
+        self._ahttp: Optional[AsyncHttpTransport] = None
+        self._aws: Any = None
         defaults = self.config.defaults
         self.retry = retry or policy_from(defaults, RetryPolicy(), "defaults")
         self.timeouts = timeouts or timeouts_from(defaults, Timeouts())
@@ -303,31 +290,117 @@ class Client:
             return list(pool.map(one, conversations))
 
     async def achat(self, model: str, messages: Any, **params: Any) -> ChatResponse:
-        """``chat`` for asyncio code (runs the blocking call in a worker thread)."""
-        import asyncio  # only async callers pay for it: asyncio costs ~30 ms to import
+        """``chat`` for asyncio code, on the event loop (no thread): the same retries, deadlines,
+        rate limits, fallbacks, hooks and errors (``docs/async.md``). Needs ``llmplex[async]``."""
+        if params.get("response_model") is not None:
+            import asyncio  # only async callers pay for it: asyncio costs ~30 ms to import
 
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, lambda: self.chat(model, messages, **params))
+            # Structured output's repair loop is synchronous; it runs in a worker thread.
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, lambda: self.chat(model, messages, **params))
+        if not self._native_async:
+            import asyncio
 
-    async def astream(self, model: str, messages: Any, **params: Any) -> AsyncIterator[ChatChunk]:
-        """``stream`` for asyncio code: chunks are produced in a worker thread."""
-        import asyncio  # only async callers pay for it: asyncio costs ~30 ms to import
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, lambda: self.chat(model, messages, **params))
+        options = pop_call_options(params, method="chat")
+        from . import aio
 
-        loop = asyncio.get_running_loop()
-        stream = self.stream(model, messages, **params)
-        iterator = iter(stream)
-        done = object()
+        return await aio.achat(self, self.config.resolve_model(model), model, messages, params, options)
+
+    def astream(self, model: str, messages: Any, **params: Any) -> AsyncChatStream:
+        """``stream`` for asyncio code: ``async for chunk in client.astream(...)``; afterwards
+        ``.response`` holds the reply. Leaving the loop early closes the connection."""
+        if params.get("response_model") is not None:
+            raise InvalidRequestError(
+                "response_model: structured output validates the whole reply; use achat(), not astream()",
+                field="response_model",
+            )
+        if not self._native_async:
+            from .aio import ThreadedChatStream
+
+            return ThreadedChatStream(self.stream(model, messages, **params))
+        options = pop_call_options(params, method="stream")
+        from .aio import AsyncChatStream
+
+        return AsyncChatStream(self, self.config.resolve_model(model), messages, params, options, requested=model)
+
+    async def aprepare(self, model: str, messages: Any, *, stream: bool = False, **params: Any) -> WireRequest:
+        """``prepare`` for asyncio code: a token exchange, if the provider needs one, runs on the
+        event loop."""
+        options = pop_call_options(params)
+        provider, vendor_model = self._split(self.config.resolve_model(model)[0])
+        params = self.config.call_params(model, 0, provider.name, params)
+        request = make_request(vendor_model, messages, stream=stream, **params)
+        call_policy(provider, self.config.defaults, self.retry, options)
+        call_timeouts(provider, self.config.defaults, self.timeouts, options)
+        keep_raw(options)
+        from . import aio
+        from .observe import CallInfo
+        from .retry import Deadline
+
         try:
-            while True:
-                chunk = await loop.run_in_executor(None, next, iterator, done)
-                if chunk is done:
-                    return
-                yield chunk  # type: ignore[misc]
-        finally:
+            request, dropped = self._admit(provider, request, options)
+            call = CallInfo(provider.name, request.model, 1, stream, None, request, self.clock.monotonic())
+            job = _Attempt(provider, request, call, self.timeouts, Deadline(self.clock, None), None)
+            token = await aio.aprepare_token(self, job)
+            wire = with_call_headers(provider.build_request(request, now=self.clock.now(), token=token), request,
+                                     provider.name)
+            return replace(wire.masked_by(self.redactor), warnings=tuple(dropped))
+        except LLMError as exc:
+            raise self._finish_error(exc, provider, request, 1, None)
+
+    async def abatch(
+        self, model: str, conversations: Sequence[Any], *, concurrency: int = 8,
+        progress: Optional[Callable[[int, int], Any]] = None, **params: Any,
+    ) -> List[Union[ChatResponse, LLMError]]:
+        """``batch`` for asyncio code: every conversation through ``achat``, at most
+        ``concurrency`` at once; each slot holds the reply or the error it raised, in order.
+        ``progress(done, total)`` (a function or a coroutine function) is called as each ends."""
+        from . import aio
+
+        return await aio.abatch(self, model, conversations, concurrency=concurrency, progress=progress, params=params)
+
+    @property
+    def _native_async(self) -> bool:
+        """False for a client given a synchronous ``transport=`` of its own (a test double):
+        its asyncio calls then run that transport in worker threads."""
+        return self._http is None or type(self._http) is HttpTransport
+
+    @property
+    def ahttp(self) -> AsyncHttpTransport:
+        """The asyncio HTTP transport (aiohttp, from the ``async`` extra), made on first use."""
+        if self._ahttp is None:
             try:
-                stream.close()
-            except ValueError:
-                pass  # cancelled while a worker thread is inside next(): it finishes on its own
+                from ..transport.ahttp import AsyncHttpTransport
+            except ImportError as exc:
+                raise ConfigError(
+                    f"asyncio calls need aiohttp ({exc.name or 'aiohttp'} is not installed):"
+                    " pip install 'llmplex[async]'",
+                    field="async",
+                ) from None
+            self._ahttp = AsyncHttpTransport()
+        return self._ahttp
+
+    @property
+    def awebsocket(self) -> Any:
+        if self._aws is None:
+            from ..transport.awebsocket import AsyncWebSocketTransport
+
+            self._aws = AsyncWebSocketTransport()
+        return self._aws
+
+    async def aclose(self) -> None:
+        """Close the asyncio connection pool (of the running loop) and the sync one."""
+        if self._ahttp is not None:
+            await self._ahttp.aclose()
+        self.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: Any) -> None:
+        await self.aclose()
 
     # -- the loop ----------------------------------------------------------------------------
     def _execute(
@@ -345,88 +418,29 @@ class Client:
         For ``chat`` nothing is yielded. Retries and fallbacks happen only while nothing has
         been yielded.
         """
-        started = self.clock.monotonic()
-        deadline: Optional[Deadline] = None
-        wait = options.get("rate_limit_wait")
-        failures: List[FallbackFailure] = []
-        raw_log = keep_raw(options)
-        for position, target in enumerate(chain):
-            provider, vendor_model = self._split(target)
-            entry_params = self.config.call_params(requested, position, provider.name, params)
-            request = make_request(vendor_model, messages, stream=stream, **entry_params)
-            try:
-                request, dropped = self._admit(provider, request, options)
-            except LLMError as exc:
-                # Refused before anything was built: observers and the call log still hear of it.
-                error = self._finish_error(exc, provider, request, 1, deadline)
-                refused = CallInfo(provider.name, request.model, 1, stream, None, request, self.clock.monotonic(),
-                                   position=position, chain=tuple(chain))
-                self.plugins.hook.llmplex_on_error(call=refused, error=error)
-                log_call(refused, latency=self.clock.monotonic() - started, error=error, requested=requested,
-                         fallbacks=position, request_id=None)
-                raise error
-            policy = call_policy(provider, self.config.defaults, self.retry, options)
-            timeouts = call_timeouts(provider, self.config.defaults, self.timeouts, options)
-            if deadline is None:
-                # One budget for the whole call, fallbacks included, from the first entry.
-                deadline = Deadline(self.clock, timeouts.total)
-            attempt = 1
-            refreshed = False  # a rejected token is replaced and the call retried once
+        plan = CallLoop(self, chain, requested, messages, params, options, stream=stream)
+        for _ in plan.entries():
             while True:
-                call = CallInfo(
-                    provider.name, request.model, attempt, stream, None, request, self.clock.monotonic(),
-                    position=position, chain=tuple(chain),
-                )
-                job = _Attempt(provider, request, call, timeouts.clamped(deadline.remaining()), deadline,
-                               None if wait is None else bool(wait))
+                job = plan.begin()
                 delivered = 0
                 try:
-                    deadline()
+                    plan.check()
                     if stream:
-                        accumulator = StreamAccumulator(provider=provider.name, model=request.model,
-                                                        keep_raw=raw_log)
+                        accumulator = plan.accumulator(job)
                         with ExitStack() as stack:
                             for chunk in self._stream_once(job, stack, accumulator):
                                 delivered += 1
                                 yield chunk
-                        response = _assembled(accumulator, provider.name)
+                        response = _assembled(accumulator, job.provider.name)
                     else:
                         response = self._chat_once(job)
                 except LLMError as exc:
-                    error = self._finish_error(exc, provider, request, attempt, deadline)
-                    self.plugins.hook.llmplex_on_error(call=call, error=error)
-                    # Once the caller has seen a chunk, a retry would duplicate text: never.
-                    delay = None if delivered else policy.delay(error, attempt)
-                    if self._tokens.rejected(provider, error, job.token) and not (delivered or refreshed):
-                        refreshed, delay = True, 0.0
-                    if delay is not None and not deadline.allows(delay):
-                        delay = None  # the wait alone would spend the budget
+                    delay = plan.failed(exc, job, delivered)
                     if delay is None:
-                        if (not delivered and position + 1 < len(chain) and isinstance(error, FALLBACK_ON)
-                                and not deadline.expired):
-                            failures.append(fallback_failure(target, error))
-                            break  # next chain entry
-                        log_call(call, latency=self.clock.monotonic() - started, error=error,
-                                 requested=requested, fallbacks=position, request_id=call.extra.get("request_id"))
-                        raise error
-                    self.plugins.hook.llmplex_on_retry(call=call, error=error, delay=delay)
-                    log_retry(call, error, delay)
+                        break  # next chain entry
                     self.clock.sleep(delay)
-                    attempt += 1
                     continue
-                now = self.clock.monotonic()
-                response.attempts = attempt
-                response.warnings = dropped
-                response.fallbacks = failures
-                if response.latency is None:
-                    response.latency = now - call.started
-                usage = response.usage
-                if job.estimated_tokens and usage is not None and usage.total_tokens > 0:
-                    self.limiter.settle(provider.name, request.model, job.estimated_tokens, usage.total_tokens)
-                self.plugins.hook.llmplex_after_response(call=call, response=response)
-                log_call(call, latency=now - started, response=response, requested=requested,
-                         fallbacks=position, request_id=call.extra.get("request_id"))
-                return response
+                return plan.succeeded(job, response)
         raise ConfigError("empty model chain", field="model")  # pragma: no cover - resolve_model never returns []
 
     # -- one attempt -------------------------------------------------------------------------
@@ -444,6 +458,11 @@ class Client:
         wire = self._send_prelude(job)
         response = self.http.send(wire, job.timeouts, deadline=job.deadline, limits=self._limits.get(provider.name),
                                   provider=provider.name)
+        return self._chat_reply(job, response)
+
+    def _chat_reply(self, job: _Attempt, response: WireResponse) -> ChatResponse:
+        """The reply of a non-streamed attempt (either driver), or its typed error."""
+        provider, request = job.provider, job.request
         job.call.extra["request_id"] = self._shown(response.request_id)
         if response.status >= 400:
             raise self._http_error(provider, response, request)
@@ -461,18 +480,30 @@ class Client:
             ) from None
 
     def _send_prelude(self, job: _Attempt) -> WireRequest:
-        provider, request = job.provider, job.request
-        if self.limiter.limited(provider.name, request.model):
-            job.estimated_tokens = estimate_tokens(request)
-            self.limiter.acquire(
-                provider.name, request.model, job.estimated_tokens, wait=job.wait, max_wait=job.deadline.remaining()
-            )
+        delay = self._reserve(job)
+        if delay is not None:
+            if delay > 0:
+                self.clock.sleep(delay)
             # Waiting for a slot used up part of the budget.
             job.timeouts = job.timeouts.clamped(job.deadline.remaining())
-        wire = self._build(provider, request, job.timeouts, job)
+        wire = self._build(job.provider, job.request, job.timeouts, job)
+        self._announce(job, wire)
+        return wire
+
+    def _reserve(self, job: _Attempt) -> Optional[float]:
+        """The client-side rate limiter's slot for ``job``: the seconds to wait before sending
+        (None: the provider is not limited). Raises RateLimitError in fail-fast mode."""
+        provider, request = job.provider, job.request
+        if not self.limiter.limited(provider.name, request.model):
+            return None
+        job.estimated_tokens = estimate_tokens(request)
+        return self.limiter.reserve(
+            provider.name, request.model, job.estimated_tokens, wait=job.wait, max_wait=job.deadline.remaining()
+        )
+
+    def _announce(self, job: _Attempt, wire: WireRequest) -> None:
         job.call.wire = redact_wire(wire, self.redactor)
         self.plugins.hook.llmplex_before_request(call=job.call)
-        return wire
 
     def _stream_once(self, job: _Attempt, stack: ExitStack, accumulator: StreamAccumulator) -> Iterator[ChatChunk]:
         """Chunks of one attempt; on error the accumulator still holds what arrived."""
@@ -495,36 +526,15 @@ class Client:
                 http_stream = stack.enter_context(
                     self.http.open_stream(wire, job.timeouts, deadline=job.deadline, provider=provider.name))
                 headers = http_stream.headers
-                job.call.extra["request_id"] = self._shown(http_stream.request_id)
-                stamp_stream(accumulator, http_stream.request_id, headers, self.redactor)
-                if http_stream.status >= 400:
+                if self._stream_opened(job, http_stream.status, headers, http_stream.request_id, accumulator):
                     failed = WireResponse(http_stream.status, http_stream.headers, http_stream.read_all(_RAW_LIMIT))
-                    raise self._http_error(provider, failed, request)
-                if http_stream.headers.get("content-type", "").lower().startswith("text/html"):
-                    # A captive portal or a proxy's page: never a stream, and retrying will not help.
-                    page = WireResponse(http_stream.status, http_stream.headers, http_stream.read_all(_RAW_LIMIT))
-                    raise html_page_error(provider.name, page, streamed=True) or ProtocolError(
-                        f"{provider.name} answered a stream request with text/html", status=page.status, raw=page.body)
+                    raise self._stream_refused(job, failed)
                 chunks: Iterator[bytes] = http_stream.chunks
                 if wire.framing == "sse":
                     head, chunks = sniff(chunks)
                     if head in (b"{", b"["):
-                        # A JSON document, not events: the vendor answered the stream request
-                        # with a plain reply, typically an error (Hunyuan's auth failures,
-                        # gateways). Parse it as the reply it is.
-                        sizes = self._limits.get(provider.name)
-                        body = bounded(chunks, (sizes.max_body if sizes else None) or self.http.max_body)
-                        whole = WireResponse(http_stream.status, http_stream.headers, body)
-                        try:
-                            reply = provider.parse_response(whole, request)
-                        except LLMError as exc:
-                            raise self._enrich(vendor_fault(exc, provider.name), whole) from None
-                        except PARSE_FAILURES as exc:
-                            raise ProtocolError(
-                                f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}",
-                                raw=body[:_RAW_LIMIT],
-                            ) from None
-                        for chunk in ChatChunk.from_choices(reply):
+                        body = bounded(chunks, self._max_body(provider))
+                        for chunk in self._stream_as_reply(job, WireResponse(http_stream.status, headers, body)):
                             accumulator.add(chunk)
                             yield chunk
                         return
@@ -540,15 +550,60 @@ class Client:
                 accumulator.add(chunk)
                 yield chunk
         except LLMError as raised:
-            fault = vendor_fault(raised, provider.name)
-            if accumulator.chunks:
-                fault.partial = _partial(accumulator)
-            raise self._enrich(fault, WireResponse(200, headers)) if headers else fault
+            raise self._stream_fault(job, raised, accumulator, headers)
         except PARSE_FAILURES as exc:
-            error = ProtocolError(f"{provider.name} stream could not be parsed: {type(exc).__name__}: {exc}")
-            if accumulator.chunks:
-                error.partial = accumulator.response(strict=False)
-            raise error from None
+            raise self._stream_unparsed(job, exc, accumulator) from None
+
+    # The rules of a streamed attempt, shared by the sync and the asyncio drivers (which differ
+    # only in how they read).
+    def _stream_opened(self, job: _Attempt, status: int, headers: Mapping[str, str], request_id: Optional[str],
+                       accumulator: StreamAccumulator) -> bool:
+        """Records the reply's ids; True when the reply is no stream (an error status or an
+        HTML page): read its body, then raise :meth:`_stream_refused`."""
+        job.call.extra["request_id"] = self._shown(request_id)
+        stamp_stream(accumulator, request_id, headers, self.redactor)
+        return status >= 400 or headers.get("content-type", "").lower().startswith("text/html")
+
+    def _stream_refused(self, job: _Attempt, reply: WireResponse) -> LLMError:
+        provider = job.provider
+        if reply.status >= 400:
+            return self._http_error(provider, reply, job.request)
+        # A captive portal or a proxy's page: never a stream, and retrying will not help.
+        return html_page_error(provider.name, reply, streamed=True) or ProtocolError(
+            f"{provider.name} answered a stream request with text/html", status=reply.status, raw=reply.body)
+
+    def _max_body(self, provider: Provider) -> int:
+        sizes = self._limits.get(provider.name)
+        return (sizes.max_body if sizes else None) or self.http.max_body
+
+    def _stream_as_reply(self, job: _Attempt, whole: WireResponse) -> List[ChatChunk]:
+        """A JSON document, not events: the vendor answered the stream request with a plain
+        reply, typically an error (Hunyuan's auth failures, gateways). Parsed as the reply it is."""
+        provider = job.provider
+        try:
+            reply = provider.parse_response(whole, job.request)
+        except LLMError as exc:
+            raise self._enrich(vendor_fault(exc, provider.name), whole) from None
+        except PARSE_FAILURES as exc:
+            raise ProtocolError(
+                f"{provider.name} reply could not be parsed: {type(exc).__name__}: {exc}",
+                raw=whole.body[:_RAW_LIMIT],
+            ) from None
+        return list(ChatChunk.from_choices(reply))
+
+    def _stream_fault(self, job: _Attempt, raised: LLMError, accumulator: StreamAccumulator,
+                      headers: Mapping[str, str]) -> LLMError:
+        """The error a streamed attempt ends with, carrying what arrived as ``.partial``."""
+        fault = vendor_fault(raised, job.provider.name)
+        if accumulator.chunks:
+            fault.partial = _partial(accumulator)
+        return self._enrich(fault, WireResponse(200, headers)) if headers else fault
+
+    def _stream_unparsed(self, job: _Attempt, exc: BaseException, accumulator: StreamAccumulator) -> LLMError:
+        error = ProtocolError(f"{job.provider.name} stream could not be parsed: {type(exc).__name__}: {exc}")
+        if accumulator.chunks:
+            error.partial = accumulator.response(strict=False)
+        return error
 
     def _admit(self, provider: Provider, request: ChatRequest, options: Mapping[str, Any]) -> Tuple[ChatRequest, List[str]]:
         """``request`` checked against the model's capabilities; drops are logged once per client."""
@@ -624,24 +679,6 @@ class Client:
                 error.message = f"{error.message} (the call's total deadline of {seconds_text(deadline.seconds or 0)} is spent)"
                 error.args = (error.message,)
         return scrub_error(error, self.redactor)
-
-
-def _assembled(accumulator: StreamAccumulator, provider: str) -> ChatResponse:
-    """The streamed reply; what the schema refuses in it is the vendor's fault (ProtocolError)."""
-    try:
-        return accumulator.response()
-    except LLMError as exc:
-        error = vendor_fault(exc, provider)
-        error.partial = _partial(accumulator)
-        raise error from None
-
-
-def _partial(accumulator: StreamAccumulator) -> Optional[ChatResponse]:
-    """What arrived, for ``error.partial``; None when even that does not fit the schema."""
-    try:
-        return accumulator.response(strict=False)
-    except LLMError:
-        return None
 
 
 class ChatStream:

@@ -196,6 +196,15 @@ class RateLimiter:
         chose not to wait (``wait`` false, from the argument or the config) or the wait would
         exceed ``max_wait`` (the smaller of the argument and the config's).
         """
+        delay = self.reserve(provider, model, tokens, wait=wait, max_wait=max_wait)
+        if delay > 0:
+            self.clock.sleep(delay)
+        return delay
+
+    def reserve(self, provider: str, model: str, tokens: int = 0, *, wait: Optional[bool] = None,
+                max_wait: Optional[float] = None) -> float:
+        """:meth:`acquire` without the sleep: the slot is taken and the seconds until it falls
+        due are returned, for the caller to wait them its own way (the asyncio driver awaits)."""
         keys = [k for k in ((provider, None), (provider, model)) if k in self._limits]
         if not keys:
             return 0.0
@@ -233,8 +242,6 @@ class RateLimiter:
                 raise set_should_retry(error, False)
             for bucket, amount in plan:
                 bucket.take(amount, grant)
-        if delay > 0:
-            self.clock.sleep(delay)
         return delay
 
     def settle(self, provider: str, model: str, estimated: int, actual: Optional[int]) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Callable, Dict, Optional
+from typing import Any, Awaitable, Callable, Dict, Optional
 
 from ..errors import PARSE_FAILURES, LLMError, ProtocolError, TimeoutError
 from ..provider.contract import Provider, Token, WireRequest, WireResponse
@@ -40,6 +40,17 @@ class _Entry:
     token: Optional[Token] = None
     obtained: float = 0.0
     exchanges: int = 0
+    #: asyncio tasks queue here, one lock per event loop (an asyncio lock belongs to one loop).
+    async_locks: Dict[int, Any] = field(default_factory=dict)
+
+    def async_lock(self) -> Any:
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        found = self.async_locks.get(id(loop))
+        if found is None or found[0] is not loop:
+            found = self.async_locks[id(loop)] = (loop, asyncio.Lock())
+        return found[1]
 
 
 class TokenCache:
@@ -105,6 +116,44 @@ class TokenCache:
         finally:
             entry.lock.release()
 
+    async def aget(
+        self,
+        provider: Provider,
+        send: Callable[[WireRequest], Awaitable[WireResponse]],
+        error_for: Callable[[WireResponse], LLMError],
+        *,
+        wait: Optional[float] = None,
+    ) -> Optional[str]:
+        """:meth:`get` for asyncio tasks: ``send`` is awaited, and tasks wait for another
+        task's exchange on an asyncio lock (one exchange for many concurrent tasks) without
+        blocking the event loop."""
+        import asyncio
+
+        entry = self._entry(provider.name)
+        value = self._fresh(entry)
+        if value is not None:
+            return value
+        lock = entry.async_lock()
+        try:
+            await asyncio.wait_for(lock.acquire(), None if wait is None else max(wait, 0.0))
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"{provider.name}: waited {wait or 0.0:.3f} s for another call's token exchange") from None
+        try:
+            value = self._fresh(entry)
+            if value is not None:
+                return value
+            now = self._now()
+            wire = provider.token_request(now=now)
+            if wire is None:
+                return None
+            entry.exchanges += 1
+            self._guard(wire)
+            token = self._accept(provider, await send(wire), error_for, now)
+            entry.token, entry.obtained = token, now
+            return token.value
+        finally:
+            lock.release()
+
     def _exchange(
         self,
         provider: Provider,
@@ -113,10 +162,16 @@ class TokenCache:
         error_for: Callable[[WireResponse], LLMError],
         now: float,
     ) -> Token:
+        self._guard(wire)
+        return self._accept(provider, send(wire), error_for, now)
+
+    def _guard(self, wire: WireRequest) -> None:
         credential = _authorization(wire)
         if credential:
             self._redactor.add(credential)
-        response = send(wire)
+
+    def _accept(self, provider: Provider, response: WireResponse, error_for: Callable[[WireResponse], LLMError],
+                now: float) -> Token:
         if response.status >= 400:
             raise error_for(response)
         try:

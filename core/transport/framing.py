@@ -7,7 +7,7 @@ from typing import Any, Iterator, List, Optional, Tuple
 from ..errors import MAX_RAW, ProtocolError
 from .limits import Limits
 
-__all__ = ["decoded", "sniff", "bounded", "StrayLine"]
+__all__ = ["decoded", "event_decoder", "EventDecoder", "sniff", "bounded", "StrayLine"]
 
 
 class StrayLine(str):
@@ -41,6 +41,39 @@ def decoded(
     yield from sse.close()
     if stray_lines and sse.stray_lines:
         yield from [StrayLine(line) for line in sse.take_stray_lines()]
+
+
+class EventDecoder:
+    """:func:`decoded` as an object, for a driver that reads chunks its own way (the asyncio
+    one): ``feed(chunk)`` and ``close()`` return the events (or values) completed so far."""
+
+    def __init__(self, framing: str, limits: Optional[Limits] = None, *, stray_lines: bool = False) -> None:
+        sizes = limits or Limits()
+        self._stray = stray_lines and framing != "ndjson"
+        if framing == "ndjson":
+            from .ndjson import NDJSONDecoder
+
+            self._decoder: Any = NDJSONDecoder(max_line_bytes=sizes.line)
+        else:
+            from .sse import SSEDecoder
+
+            self._decoder = SSEDecoder(max_line_bytes=sizes.line, max_event_bytes=sizes.event)
+
+    def feed(self, chunk: bytes) -> List[Any]:
+        events: List[Any] = self._decoder.feed(chunk)
+        if self._stray and self._decoder.stray_lines:
+            events = events + [StrayLine(line) for line in self._decoder.take_stray_lines()]
+        return events
+
+    def close(self) -> List[Any]:
+        events: List[Any] = self._decoder.close()
+        if self._stray and self._decoder.stray_lines:
+            events = events + [StrayLine(line) for line in self._decoder.take_stray_lines()]
+        return events
+
+
+def event_decoder(framing: str, limits: Optional[Limits] = None, *, stray_lines: bool = False) -> EventDecoder:
+    return EventDecoder(framing, limits, stray_lines=stray_lines)
 
 
 def sniff(chunks: Iterator[bytes], limit: int = 65536) -> Tuple[bytes, Iterator[bytes]]:

@@ -1,0 +1,145 @@
+"""WebSocket for asyncio code (``websockets``' asyncio client): the same contract, timeouts and
+error mapping as :mod:`llmplex.transport.websocket`, without a thread.
+
+``connect`` bounds the opening handshake, ``read`` each wait for a frame, both clamped to the
+call's deadline; a message over ``max_frame`` ends the stream with ProtocolError. Leaving the
+``async with`` (however: an error, ``break``, a cancelled task) closes the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator, Callable, Optional, Union
+from urllib.parse import urlsplit
+
+from ..clock import seconds_text
+from ..errors import ConfigError, ConnectionError, LLMError, ProtocolError, StreamInterruptedError, TimeoutError
+from ..provider.contract import WireRequest, WireResponse
+from .http import USER_AGENT, Timeouts, _os_reason, _Target
+from .limits import DEFAULT_MAX_FRAME, Limits
+from .websocket import _CLOSE_TIMEOUT, _INVALID_DATA, HandshakeRejected, _close_code
+
+__all__ = ["AsyncWebSocketTransport"]
+
+
+class AsyncWebSocketTransport:
+    def __init__(self, *, max_frame: int = DEFAULT_MAX_FRAME) -> None:
+        self.max_frame = max_frame
+
+    def __repr__(self) -> str:
+        return f"AsyncWebSocketTransport(max_frame={self.max_frame})"
+
+    @asynccontextmanager
+    async def open(
+        self,
+        wire: WireRequest,
+        timeouts: Timeouts,
+        *,
+        deadline: Optional[Callable[[], Optional[float]]] = None,
+        limits: Optional[Limits] = None,
+        provider: Optional[str] = None,
+    ) -> AsyncIterator[AsyncIterator[str]]:
+        """Connect, send ``wire.body``, yield an async iterator over the text frames received."""
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
+
+        target = _Target(wire.url, provider)
+        max_frame = (limits.max_frame if limits is not None else None) or self.max_frame
+        headers = dict(wire.headers)
+        agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), USER_AGENT)
+        headers = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
+        try:
+            connection = await connect(
+                wire.url,
+                open_timeout=timeouts.connect,
+                close_timeout=min(timeouts.connect, _CLOSE_TIMEOUT),
+                additional_headers=headers or None,
+                user_agent_header=agent,
+                max_size=max_frame,
+                compression=None,
+            )
+        except InvalidStatus as exc:
+            http = exc.response
+            raise HandshakeRejected(
+                WireResponse(
+                    status=http.status_code,
+                    headers={k.lower(): v for k, v in http.headers.raw_items()},
+                    body=bytes(http.body or b""),
+                )
+            ) from None
+        except InvalidURI:
+            raise ConfigError(f"the WebSocket URL is not usable; {target.hint}", field="base_url") from None
+        except asyncio.TimeoutError:
+            raise TimeoutError(
+                f"cannot open a WebSocket to {target.where} within {seconds_text(timeouts.connect)} (connect timeout);"
+                f" {target.hint}"
+            ) from None
+        except socket.gaierror as exc:
+            raise ConnectionError(f"cannot resolve {urlsplit(wire.url).hostname} ({_os_reason(exc)}); {target.hint}") from None
+        except OSError as exc:
+            raise ConnectionError(f"cannot connect to {target.where} ({_os_reason(exc)}); {target.hint}") from None
+        except WebSocketException as exc:
+            raise ConnectionError(f"WebSocket handshake with {target.where} failed ({type(exc).__name__}: {str(exc)[:200]})") from None
+        try:
+            if wire.body is not None:
+                try:
+                    await connection.send(wire.body.decode("utf-8"))
+                except (OSError, WebSocketException) as exc:
+                    raise ConnectionError(f"WebSocket closed before the request was sent ({_close_code(exc)})") from None
+            yield _frames(connection, timeouts, deadline, max_frame)
+        finally:
+            # A cancelled task still closes its socket: abort at once rather than await a close.
+            if asyncio.current_task() is not None and _cancelling():
+                connection.transport.abort()
+            else:
+                await connection.close()
+
+
+def _cancelling() -> bool:
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling()) if cancelling is not None else False
+
+
+async def _frames(connection: Any, timeouts: Timeouts, deadline: Optional[Callable[[], Optional[float]]],
+                  max_frame: int) -> AsyncIterator[str]:
+    from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, WebSocketException
+
+    while True:
+        read = timeouts.read
+        if deadline is not None:
+            left = deadline()  # raises once the budget is spent
+            if left is not None:
+                read = min(read, max(left, 0.001))
+        try:
+            frame: Union[str, bytes] = await asyncio.wait_for(connection.recv(), read)
+        except ConnectionClosedOK:
+            return
+        except asyncio.TimeoutError:
+            if deadline is not None:
+                deadline()
+            raise TimeoutError(f"no WebSocket frame for {seconds_text(read)}") from None
+        except LLMError:
+            raise
+        except ConnectionClosedError as exc:
+            for side in ("sent", "rcvd"):
+                code = getattr(getattr(exc, side, None), "code", None)
+                if code == 1009:
+                    raise ProtocolError(
+                        f"WebSocket closed: a message exceeds the limit of {max_frame} bytes (code 1009); raise"
+                        " max_frame in the provider's limits table if the vendor really sends that much"
+                    ) from None
+                if code in _INVALID_DATA:
+                    raise ProtocolError(f"WebSocket closed: {_INVALID_DATA[code]} (code {code})") from None
+            raise StreamInterruptedError(f"WebSocket closed abnormally ({_close_code(exc)})") from None
+        except (OSError, WebSocketException) as exc:
+            raise StreamInterruptedError(f"WebSocket connection lost ({type(exc).__name__})") from None
+        if isinstance(frame, str):
+            yield frame
+            continue
+        try:
+            yield frame.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("a binary WebSocket frame is not valid UTF-8", raw=frame[:1024]) from None
