@@ -72,8 +72,12 @@ class AsyncHttpStream:
 class AsyncHttpTransport:
     """Sends WireRequests from asyncio code; one pooled session per event loop."""
 
-    def __init__(self, *, pool_size: int = 100, max_body: int = DEFAULT_MAX_BODY) -> None:
-        self.pool_size = pool_size
+    def __init__(self, *, max_connections: int = 0, max_body: int = DEFAULT_MAX_BODY) -> None:
+        # 0: no cap, as with the synchronous transport, whose pool keeps a few idle connections
+        # but never makes a call wait for one; how many calls are in flight is the caller's
+        # choice (abatch's concurrency), and a cap here would deadlock callers holding many
+        # streams open at once.
+        self.max_connections = max_connections
         self.max_body = max_body
         # An aiohttp session belongs to the loop it was made on: one per loop that uses it.
         self._sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = (
@@ -87,7 +91,7 @@ class AsyncHttpTransport:
         loop = asyncio.get_running_loop()
         session = self._sessions.get(loop)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=self.pool_size, limit_per_host=0, ttl_dns_cache=300)
+            connector = aiohttp.TCPConnector(limit=self.max_connections, limit_per_host=0, ttl_dns_cache=300)
             session = aiohttp.ClientSession(
                 connector=connector,
                 trust_env=False,
