@@ -36,9 +36,9 @@ from llmplex.provider.contract import (
     json_str,
     parse_json_body,
 )
+from llmplex.provider.error_mapping import reclassify
 from llmplex.providers.openai import OPENAI_CAPABILITIES, OpenAICompatible, Preset
 from llmplex.providers.qianfan_v1 import ernie_error
-from llmplex.providers.zhipu import reclassify
 from llmplex.schema.request import ChatRequest
 from llmplex.signing.bce import bce_timestamp, sign_bce
 

@@ -31,6 +31,7 @@ from llmplex.errors import (
     ServerError,
 )
 from llmplex.plugins.hookspecs import hookimpl
+from llmplex.provider.error_mapping import reclassify
 from llmplex.provider.contract import Credential, ProviderSettings, ProviderSpec, WireRequest
 from llmplex.providers.openai import OPENAI_CAPABILITIES, OpenAICompatible, Preset
 from llmplex.schema.request import ChatRequest
@@ -88,18 +89,6 @@ def error_class_for_code(code: Any) -> Optional[Type[LLMError]]:
     except ValueError:
         return None
     return next((cls for cls, codes in _CODE_CLASSES if number in codes), None)
-
-
-def reclassify(error: LLMError, cls: Type[LLMError]) -> LLMError:
-    """``error`` as an instance of ``cls``, every field kept."""
-    if type(error) is cls:
-        return error
-    moved = cls(
-        error.message, provider=error.provider, model=error.model, status=error.status, code=error.code,
-        request_id=error.request_id, raw=error.raw, retry_after=error.retry_after, field=error.field,
-    )
-    moved.should_retry = error.should_retry
-    return moved
 
 
 def zhipu_jwt(api_key: str, *, now: float, ttl: float = DEFAULT_JWT_TTL) -> str:

@@ -24,7 +24,9 @@ from ..errors import (
 )
 from ..client.retry import server_says_retry, set_should_retry
 
-__all__ = ["error_class_for_status", "looks_like_context_length", "parse_retry_after", "status_error"]
+__all__ = [
+    "error_class_for_status", "looks_like_context_length", "parse_retry_after", "reclassify", "status_error",
+]
 
 # Substrings vendors use for "prompt too long" (collected in shared/reference/vendors.md §0.2).
 _CONTEXT_PHRASES = (
@@ -98,6 +100,19 @@ def status_error(
     retry_after = parse_retry_after(headers or {}, now=now)
     error = cls(message, status=status, code=code, retry_after=retry_after, **context)
     return set_should_retry(error, server_says_retry(headers or {}))
+
+
+def reclassify(error: LLMError, cls: Type[LLMError]) -> LLMError:
+    """``error`` as an instance of ``cls``, every field kept (a vendor code refining a status class)."""
+    if type(error) is cls:
+        return error
+    moved = cls(
+        error.message, provider=error.provider, model=error.model, status=error.status, code=error.code,
+        request_id=error.request_id, raw=error.raw, partial=error.partial, retry_after=error.retry_after,
+        attempts=error.attempts, field=error.field,
+    )
+    moved.should_retry = error.should_retry
+    return moved
 
 
 def parse_retry_after(headers: Mapping[str, str], *, now: Optional[float]) -> Optional[float]:
