@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 from unittest import mock
 
@@ -16,6 +14,7 @@ import pytest
 import llmplex
 from llmplex import FixedClock, Message, RetryPolicy
 from llmplex.providers.zhipu import error_class_for_code, zhipu_jwt
+from llmplex.testing.replay import Interaction, ReplayServer
 
 CASSETTE_DIR = "zhipu"
 KEY = "0123456789abcdef0123456789abcdef.EXAMPLEsecretPart"
@@ -150,42 +149,9 @@ def test_parallel_tool_calls_is_dropped_and_reported() -> None:
 
 # --- the official SDK on a loopback capture server -----------------------------------------------
 
-class Capture:
-    """Answers every request with one canned reply and keeps what it received."""
-
-    def __init__(self, reply: bytes, content_type: str = "application/json") -> None:
-        self.received: List[Dict[str, Any]] = []
-        capture = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                capture.received.append({"path": self.path, "headers": dict(self.headers),
-                                         "body": self.rfile.read(length) if length else b""})
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> Capture:
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def capture_server(reply: bytes) -> ReplayServer:
+    """Answers the one request with a canned reply and keeps what it received."""
+    return ReplayServer([Interaction("POST", "/", "", 200, {"Content-Type": "application/json"}, reply)], any_path=True)
 
 
 REPLY = json.dumps({"id": "1", "created": 1, "model": "glm-4v-plus", "choices": [
@@ -195,7 +161,7 @@ REPLY = json.dumps({"id": "1", "created": 1, "model": "glm-4v-plus", "choices": 
 def sdk_request(**client_options: Any) -> Tuple[Dict[str, Any], Dict[str, str]]:
     """What zhipuai sends for the golden request (its own spelling of the same call)."""
     zhipuai = pytest.importorskip("zhipuai")
-    with Capture(REPLY) as capture:
+    with capture_server(REPLY) as capture:
         sdk = zhipuai.ZhipuAI(api_key=KEY, base_url=capture.url + "/api/paas/v4", max_retries=0, **client_options)
         sdk.chat.completions.create(
             model="glm-4v-plus",
