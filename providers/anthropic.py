@@ -29,7 +29,7 @@ from llmplex.plugins.hookspecs import hookimpl
 from llmplex.provider.capabilities import Capabilities
 from llmplex.provider.call_ids import wire_call_id
 from llmplex.provider.contract import Credential, Provider, ProviderSettings, ProviderSpec, WireRequest, WireResponse
-from llmplex.provider.wire import dumps, iter_dicts, json_dict, json_int, json_str, loads, loads_or_none, parse_json_body
+from llmplex.provider.wire import dumps, iter_dicts, json_dict, json_int, json_str, loads_object, loads_or_none, parse_json_body
 from llmplex.provider.error_mapping import status_error
 from llmplex.schema.accumulator import tool_call_from_vendor
 from llmplex.schema.messages import ImagePart, Message, TextPart
@@ -481,9 +481,7 @@ class AnthropicStreamParser:
         if self.done or event.event == "ping":
             return []
         name = self.provider.name
-        payload = loads(event.data, provider=name, what="stream event")
-        if not isinstance(payload, dict):
-            raise ProtocolError(f"{name} stream event is not an object", provider=name, raw=event.data)
+        payload = loads_object(event.data, provider=name, what="stream event")
         kind = payload.get("type") or event.event
         if kind == "ping":
             return []

@@ -34,7 +34,7 @@ from llmplex.provider.call_ids import fingerprint, generated_call_id
 from llmplex.provider.capabilities import Capabilities
 from llmplex.provider.contract import Credential, Provider, ProviderSettings, ProviderSpec, WireRequest, WireResponse
 from llmplex.provider.error_mapping import status_error
-from llmplex.provider.wire import dumps, dumps_text, iter_dicts, json_dict, json_int, json_str, loads, loads_or_none
+from llmplex.provider.wire import dumps, dumps_text, iter_dicts, json_dict, json_int, json_str, loads, loads_object, loads_or_none
 from llmplex.schema.messages import ImagePart, Message, TextPart, ToolCall
 from llmplex.schema.request import ChatRequest
 from llmplex.schema.response import ChatChunk, ChatResponse, FinishReason, ToolCallDelta, Usage
@@ -553,9 +553,7 @@ class GeminiStreamParser:
         if isinstance(event, StrayLine):
             return self._stray_line(str(event))
         assert isinstance(event, SSEEvent)
-        payload = loads(event.data, provider=name, what="stream event")
-        if not isinstance(payload, dict):
-            raise ProtocolError(f"{name} stream event is not an object", provider=name, raw=event.data)
+        payload = loads_object(event.data, provider=name, what="stream event")
         if "error" in payload:
             raise self.provider._error(0, payload, {}, self.request, raw=event.data)
         return [self._reply.add(payload)]

@@ -30,7 +30,7 @@ from llmplex.provider.contract import (
     json_int,
     json_str,
 )
-from llmplex.provider.wire import loads, loads_or_none, parse_json_body
+from llmplex.provider.wire import loads_object, loads_or_none, parse_json_body
 from llmplex.schema.request import ChatRequest
 from llmplex.schema.accumulator import tool_call_from_vendor
 from llmplex.schema.response import ChatChunk, ChatResponse, Choice, FinishReason, ToolCallDelta, Usage
@@ -449,9 +449,7 @@ class OpenAIStreamParser:
             return []
         if self.done:
             return []
-        payload = loads(data, provider=self.provider.name, what="stream event")
-        if not isinstance(payload, dict):
-            raise ProtocolError(f"{self.provider.name} stream event is not an object", provider=self.provider.name, raw=data)
+        payload = loads_object(data, provider=self.provider.name, what="stream event")
         if _is_error(payload) or event.event == "error":
             raise self.provider._error_from_payload(200, payload, {}, self.request)
         vendor_error = self.provider.in_body_error(payload, self.request, raw=data)

@@ -52,7 +52,7 @@ from llmplex.provider.contract import (
     parse_json_body,
 )
 from llmplex.provider.error_mapping import status_error
-from llmplex.provider.wire import loads, loads_or_none
+from llmplex.provider.wire import loads_object, loads_or_none
 from llmplex.schema.accumulator import tool_call_from_vendor
 from llmplex.schema.messages import Message
 from llmplex.schema.request import ChatRequest
@@ -431,9 +431,7 @@ class ErnieStreamParser:
         if self.done or not event.data.strip():
             return []
         name = self.provider.name
-        payload = loads(event.data, provider=name, what="stream event")
-        if not isinstance(payload, dict):
-            raise ProtocolError(f"{name} stream event is not an object", provider=name, raw=event.data)
+        payload = loads_object(event.data, provider=name, what="stream event")
         if "error_code" in payload:
             raise ernie_error(payload, provider=name, model=self.request.model, status=200, raw=event.data)
         reply_id = json_str(payload.get("id")) or None

@@ -21,6 +21,7 @@ __all__ = [
     "capped",
     "vendor_fault",
     "loads",
+    "loads_object",
     "loads_or_none",
     "parse_json_body",
     "dumps",
@@ -69,6 +70,14 @@ def loads(data: Payload, *, provider: str, what: str = "reply") -> Any:
     except JSON_FAILURES as exc:
         reason = f"{type(exc).__name__}: {str(exc)[:200]}"
     raise ProtocolError(f"{provider} {what} is not valid JSON ({reason})", provider=provider, raw=capped(data))
+
+
+def loads_object(data: Payload, *, provider: str, what: str = "reply") -> Dict[str, Any]:
+    """The JSON object in ``data`` (see :func:`loads`); ProtocolError if it is JSON but no object."""
+    value = loads(data, provider=provider, what=what)
+    if not isinstance(value, dict):
+        raise ProtocolError(f"{provider} {what} is not an object", provider=provider, raw=capped(data))
+    return value
 
 
 def parse_json_body(body: bytes, *, provider: str, what: str = "reply") -> Any:

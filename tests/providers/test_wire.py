@@ -16,7 +16,7 @@ import llmplex.providers
 from llmplex.errors import LLMError, ProtocolError
 from llmplex.plugins.manager import Plugins
 from llmplex.provider.contract import Provider, ProviderSettings, WireResponse
-from llmplex.provider.wire import RAW_LIMIT, dumps, loads, loads_or_none, parse_json_body
+from llmplex.provider.wire import RAW_LIMIT, dumps, loads, loads_object, loads_or_none, parse_json_body
 from llmplex.schema.messages import Message
 from llmplex.schema.request import ChatRequest
 from llmplex.transport.sse import SSEEvent
@@ -164,3 +164,12 @@ def test_no_provider_parses_json_itself() -> None:
         "providers must parse vendor JSON with llmplex.provider.wire.loads / loads_or_none / "
         f"parse_json_body (RecursionError and friends become ProtocolError there): {offenders}"
     )
+
+
+def test_loads_object_refuses_json_that_is_no_object_with_raw_capped() -> None:
+    assert loads_object(b'{"a": 1}', provider="p", what="stream event") == {"a": 1}
+    text = "[" + "1," * RAW_LIMIT + "1]"
+    with pytest.raises(ProtocolError) as caught:
+        loads_object(text, provider="p", what="stream event")
+    assert caught.value.message == "p stream event is not an object"
+    assert caught.value.raw is not None and len(caught.value.raw) <= RAW_LIMIT
