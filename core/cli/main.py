@@ -48,9 +48,13 @@ def _parser() -> argparse.ArgumentParser:
     request.add_argument("--stream", action="store_true", help="prepare the streaming variant")
     request.add_argument("--at", type=float, help="sign as of this Unix time (reproducible signatures)")
 
+    from .keys import add_parser as add_keys
     from .logs import add_parser as add_logs
+    from .models import add_parser as add_models
 
     add_logs(sub)
+    add_models(sub)
+    add_keys(sub)
     sub.add_parser("providers", help="list installed providers and where they come from")
 
     demo = sub.add_parser("demo", help="run a recorded conversation through real client code; no keys, no network")
@@ -96,11 +100,13 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _commands() -> Dict[str, Callable[[argparse.Namespace, TextIO], int]]:
+    from .keys import cmd_keys
     from .logs import cmd_logs
+    from .models import cmd_models
     from .prompt import cmd_prompt, cmd_request
 
     return {"prompt": cmd_prompt, "request": cmd_request, "chat": _cmd_chat, "logs": cmd_logs,
-            "providers": _cmd_providers, "demo": _cmd_demo}
+            "models": cmd_models, "keys": cmd_keys, "providers": _cmd_providers, "demo": _cmd_demo}
 
 
 def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> int:

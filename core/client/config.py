@@ -271,6 +271,10 @@ class Config:
             value = table.get(credential.key)
             if value is None:
                 value = next((os.environ[e] for e in credential.env if os.environ.get(e)), None)
+            if value is None:  # last: a key stored by ``llmplex keys set``
+                from .keys import stored_key
+
+                value = stored_key(name, credential.key)
             if value is None:
                 if credential.required:
                     missing.append(credential)

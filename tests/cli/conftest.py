@@ -14,5 +14,5 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     path = tmp_path / "llmplex-data"
     monkeypatch.setenv("LLMPLEX_DATA_DIR", str(path))
     monkeypatch.delenv("LLMPLEX_LOG_DB", raising=False)
-    monkeypatch.delenv("LLMPLEX_KEYS_FILE", raising=False)
+    monkeypatch.setenv("LLMPLEX_KEYS_FILE", str(tmp_path / "no-keys" / "keys.json"))
     yield path
