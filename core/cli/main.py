@@ -55,6 +55,11 @@ def _parser() -> argparse.ArgumentParser:
     add_logs(sub)
     add_models(sub)
     add_keys(sub)
+
+    from .batch import add_parser as add_batch
+
+    add_batch(sub)
+
     sub.add_parser("providers", help="list installed providers and where they come from")
 
     demo = sub.add_parser("demo", help="run a recorded conversation through real client code; no keys, no network")
@@ -100,13 +105,15 @@ def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _commands() -> Dict[str, Callable[[argparse.Namespace, TextIO], int]]:
+    from .batch import cmd_batch
     from .keys import cmd_keys
     from .logs import cmd_logs
     from .models import cmd_models
     from .prompt import cmd_prompt, cmd_request
 
     return {"prompt": cmd_prompt, "request": cmd_request, "chat": _cmd_chat, "logs": cmd_logs,
-            "models": cmd_models, "keys": cmd_keys, "providers": _cmd_providers, "demo": _cmd_demo}
+            "models": cmd_models, "keys": cmd_keys, "providers": _cmd_providers, "demo": _cmd_demo,
+            "batch": cmd_batch}
 
 
 def main(argv: Optional[Sequence[str]] = None, out: Optional[TextIO] = None) -> int:
