@@ -75,3 +75,36 @@ class BenchServer:
     def __exit__(self, *exc: Any) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def capacity(url: str, body: bytes, requests: int = 2000, connections: int = 1) -> dict:
+    """The server's own throughput: ``requests`` POSTs of ``body`` by the thinnest client there is
+    (pre-encoded bytes on keep-alive ``http.client`` connections, ``connections`` in parallel,
+    the reply read whole and not parsed). Report it before any client figure: a client that
+    approaches it is measuring the server, not itself."""
+    import http.client
+    import time
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    path = parts.path.rstrip("/") + "/chat/completions"
+    headers = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    share = max(1, requests // connections)
+
+    def worker() -> None:
+        conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+        for _ in range(share):
+            conn.request("POST", path, body=body, headers=headers)
+            conn.getresponse().read()
+        conn.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    done = share * connections
+    return {"server_requests_per_s": round(done / elapsed, 1), "server_us_per_request": round(elapsed / done * 1e6, 1),
+            "connections": connections}

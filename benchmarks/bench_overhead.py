@@ -13,7 +13,7 @@ import time
 import requests
 
 import llmplex
-from _server import BenchServer
+from _server import BenchServer, capacity
 
 MESSAGES = [{"role": "user", "content": "ping"}]
 
@@ -35,6 +35,8 @@ def main(calls: int = 1000, rounds: int = 5) -> dict:
         def bare() -> None:
             json.loads(session.post(server.url + "/chat/completions", data=body, headers=headers, timeout=10).content)
 
+        # The server's own ceiling first: the clients below must stay well under it.
+        server_report = capacity(server.url, body, requests=calls)
         client = llmplex.Client({"providers": {"bench": {"type": "openai-compatible", "base_url": server.url, "api_key": "sk-EXAMPLE"}}})
 
         def plex() -> None:
@@ -46,6 +48,7 @@ def main(calls: int = 1000, rounds: int = 5) -> dict:
             plex_t.append(per_call(plex, calls))
     b, p = statistics.median(bare_t), statistics.median(plex_t)
     return {
+        "server (thinnest client)": server_report,
         "bare_requests_us_per_call": round(b * 1e6, 1),
         "llmplex_us_per_call": round(p * 1e6, 1),
         "added_us_per_call": round((p - b) * 1e6, 1),

@@ -13,7 +13,7 @@ import time
 import requests
 
 import llmplex
-from _server import BenchServer
+from _server import BenchServer, capacity
 
 MESSAGES = [{"role": "user", "content": "stream please"}]
 
@@ -51,8 +51,10 @@ def main(rounds: int = 60) -> dict:
                 for _ in r.iter_content(chunk_size=None):
                     pass
 
+        server_report = capacity(server.url, body, requests=rounds)  # its ceiling, before any client
         results = {"llmplex": timed(plex, rounds), "openai_sdk": timed(openai_sdk, rounds), "raw_requests": timed(raw, rounds)}
-    report = {f"{k}_ms": round(v * 1000, 2) for k, v in results.items()}
+    report: dict = {"server (thinnest client, whole stream)": server_report}
+    report.update({f"{k}_ms": round(v * 1000, 2) for k, v in results.items()})
     report["llmplex/openai_sdk ratio"] = round(results["llmplex"] / results["openai_sdk"], 3)
     report["llmplex/raw ratio"] = round(results["llmplex"] / results["raw_requests"], 3)
     return report
