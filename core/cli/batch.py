@@ -52,7 +52,10 @@ def _bar(err: TextIO, total: int) -> Optional[Any]:
         from tqdm import tqdm  # type: ignore[import-untyped,import-not-found,unused-ignore]
     except ImportError:
         return None
-    return tqdm(total=total, file=err, unit="req", dynamic_ncols=True)
+    import shutil
+
+    # A terminal that reports no size (0 columns) would get an empty bar: fall back to 80.
+    return tqdm(total=total, file=err, unit="req", ncols=shutil.get_terminal_size((80, 24)).columns or 80)
 
 
 def cmd_batch(args: argparse.Namespace, out: TextIO, err: Optional[TextIO] = None) -> int:

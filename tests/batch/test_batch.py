@@ -178,3 +178,42 @@ def test_cli_exit_code_says_some_lines_failed(tmp_path: Path) -> None:
                                 check=False, env={**os.environ, "TERM": "dumb"})
     assert result.returncode == 1
     assert "done 1, failed 1, skipped 0 of 2; tokens 0 in, 0 out" in result.stderr
+
+
+def test_cli_on_a_terminal_draws_a_progress_bar_with_rate_and_eta(tmp_path: Path) -> None:
+    pytest.importorskip("tqdm")
+    pytest.importorskip("termios")  # POSIX terminals
+    import pty
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(f"p{i}") + "\n" for i in range(12)), encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    with faults.FaultServer(forever=faults.echo()) as server:
+        config = write_config(tmp_path, server)
+        primary, secondary = pty.openpty()
+        import fcntl
+        import struct
+        import termios
+
+        fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a 100×24 window
+        process = subprocess.Popen([sys.executable, "-m", "llmplex", "--config", str(config), "batch", str(source),
+                                    "-m", "openai/x", "-o", str(output)], stdin=secondary, stdout=secondary,
+                                   stderr=secondary)
+        os.close(secondary)
+        screen = b""
+        while True:
+            try:
+                data = os.read(primary, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            screen += data
+        os.close(primary)
+        assert process.wait(timeout=60) == 0
+    text = screen.decode("utf-8", "replace")
+    assert "\r" in text  # redrawn in place, not one line per update
+    assert "12/12" in text and "100%" in text and "req/s" in text
+    assert "llmplex batch: 12/12" not in text  # the plain lines are for pipes and logs
+    assert "done 12, failed 0, skipped 0 of 12" in text
+    assert len(records(output)) == 12
