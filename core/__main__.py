@@ -4,4 +4,5 @@ import sys
 
 from .cli.main import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing this module (tools that walk the package) runs nothing
+    sys.exit(main())
