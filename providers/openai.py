@@ -76,6 +76,13 @@ class Preset:
     reasoning_echo: ReasoningEcho = "keep"
     #: Options applied before the user's config (e.g. a documented rate limit).
     default_options: Mapping[str, Any] = field(default_factory=dict)
+    #: The vendor's own error kinds and the status each means, for an error body that names its
+    #: kind outside OpenAI's ``error.type`` (TGI's flat ``{"error": "...", "error_type": "..."}``).
+    #: They decide the error class, in a stream and over the HTTP status alike.
+    error_types: Mapping[str, int] = field(default_factory=dict)
+    #: Send ``response_format`` as TGI's grammar, ``{"type": "json_object", "value": <schema>}``
+    #: (router/src/lib.rs ``GrammarType``: tag ``type``, content ``value``), not OpenAI's form.
+    grammar_response_format: bool = False
 
     @property
     def capabilities(self) -> Capabilities:
@@ -89,6 +96,18 @@ class Preset:
             caps = caps.replace(image_url=False)
         return caps
 
+
+#: TGI's ``error_type`` values (``router/src/infer/mod.rs``) and the status class each means.
+TGI_ERROR_TYPES: Mapping[str, int] = {
+    "validation": 400,
+    "template_error": 400,
+    "missing_template_variable": 400,
+    "tool_error": 400,
+    "overloaded": 429,
+    "generation": 500,
+    "incomplete_generation": 500,
+    "incomplete_generation_stream": 500,
+}
 
 PRESETS: Tuple[Preset, ...] = (
     Preset("openai", "https://api.openai.com/v1", ("OPENAI_API_KEY",), "OpenAI", reasoning_echo="drop"),
@@ -144,10 +163,11 @@ PRESETS: Tuple[Preset, ...] = (
     ),
     Preset("vllm", "http://localhost:8000/v1", ("VLLM_API_KEY",), "vLLM OpenAI server", key_required=False),
     Preset(
-        "ollama",
+        # Named "ollama" until the native /api/chat provider took that name (providers/ollama.py).
+        "ollama-openai",
         "http://localhost:11434/v1",
         ("OLLAMA_API_KEY",),
-        "Ollama's OpenAI-compatible /v1",
+        "Ollama's OpenAI-compatible /v1 (the native API is provider ollama)",
         key_required=False,
         tool_choice=False,
         image_urls=False,
@@ -157,6 +177,28 @@ PRESETS: Tuple[Preset, ...] = (
             dropped={"user": "Ollama's OpenAI layer has no user field"},
             notes={"temperature": "Ollama's OpenAI layer sends 1.0 when unset, overriding the Modelfile"},
         ),
+    ),
+    Preset(
+        "tgi",
+        "http://localhost:8080/v1",
+        ("TGI_API_KEY",),
+        "Hugging Face text-generation-inference (TGI) Messages API",
+        key_required=False,
+        # router/src/infer/mod.rs InferError::error_type and server.rs's status for each: TGI answers
+        # an overloaded queue with 429, bad input with 422 and a failed generation with 424.
+        error_types=TGI_ERROR_TYPES,
+        base_capabilities=OPENAI_CAPABILITIES.replace(
+            multiple_choices=False,
+            hints={"multiple_choices": "TGI's Messages API returns one choice; make n calls"},
+            notes={"json_schema": "sent as TGI's grammar {\"type\": \"json_object\", \"value\": <schema>}"},
+        ),
+        grammar_response_format=True,
+    ),
+    Preset(
+        "huggingface",
+        "https://router.huggingface.co/v1",
+        ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"),
+        "Hugging Face Inference Providers router (model 'org/name', optionally ':provider')",
     ),
     Preset(
         "ark",
@@ -274,7 +316,12 @@ class OpenAICompatible(Provider):
             value = getattr(request, name)
             if value is not None:
                 body[name] = value
-        if request.response_format is not None:
+        if request.response_format is not None and preset.grammar_response_format:
+            fmt = request.response_format
+            if fmt.type != "text":
+                schema = fmt.json_schema.json_schema if fmt.json_schema is not None else {"type": "object"}
+                body["response_format"] = {"type": "json_object", "value": schema}
+        elif request.response_format is not None:
             body["response_format"] = request.response_format.model_dump(exclude_none=True, by_alias=True)
         if request.stream:
             body["stream"] = True
@@ -384,13 +431,16 @@ class OpenAICompatible(Provider):
             error = {}
         message = json_str(error.get("message")) or (raw or b"").decode("utf-8", "replace")[:500] or f"HTTP {status}"
         code = error.get("code")
-        error_type = json_str(error.get("type"))
+        error_type = json_str(error.get("type")) or json_str(data.get("error_type"))
         effective = status
-        if status < 400:
+        own = self.preset.error_types.get(error_type)
+        if own is not None:
+            effective = own
+        elif status < 400:
             # An error object inside a 200 reply or stream: take the status it names, if any.
             effective = code if isinstance(code, int) and 400 <= code < 600 else _status_for_type(error_type)
         request_id = headers.get("x-request-id") or (data.get("request_id") if isinstance(data.get("request_id"), str) else None)
-        return status_error(
+        error_obj = status_error(
             effective,
             f"{self.name}: {message}",
             code=code if isinstance(code, (str, int)) and not isinstance(code, bool) else (error_type or None),
@@ -401,6 +451,9 @@ class OpenAICompatible(Provider):
             request_id=request_id,
             raw=raw if raw is not None else json.dumps(data, ensure_ascii=False),
         )
+        if own is not None and status >= 400:
+            error_obj.status = status  # classified by the vendor's kind; the HTTP status stays as sent
+        return error_obj
 
 
 _TYPE_STATUS = {

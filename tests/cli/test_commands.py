@@ -79,7 +79,7 @@ def test_providers_lists_builtins_with_their_distribution() -> None:
     code, output = run(["providers"])
     assert code == 0
     rows = {line.split()[0]: line for line in output.splitlines()}
-    for name in ("openai", "deepseek", "moonshot", "qwen", "internlm", "lmdeploy", "vllm", "ollama", "ark", "openai-compatible"):
+    for name in ("openai", "deepseek", "moonshot", "qwen", "internlm", "lmdeploy", "vllm", "ollama-openai", "ollama", "ark", "openai-compatible"):
         assert name in rows
         assert "llmplex 0.1.0" in rows[name]
 

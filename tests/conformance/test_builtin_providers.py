@@ -10,9 +10,11 @@ import llmplex.providers.anthropic as anthropic_plugin
 import llmplex.providers.dashscope as dashscope_plugin
 import llmplex.providers.gemini as gemini_plugin
 import llmplex.providers.hunyuan as hunyuan_plugin
+import llmplex.providers.ollama as ollama_plugin
 import llmplex.providers.openai as openai_plugin
 import llmplex.providers.pangu as pangu_plugin
 import llmplex.providers.qianfan as qianfan_plugin
+import llmplex.providers.triton as triton_plugin
 import llmplex.providers.qianfan_v1 as qianfan_v1_plugin
 import llmplex.providers.zhipu as zhipu_plugin
 import llmplex.providers.spark as spark_plugin
@@ -52,6 +54,20 @@ def _preset_class(name: str, base_url: str) -> Type[ProviderConformance]:
 for _preset in openai_plugin.PRESETS:
     _cls = _preset_class(_preset.name, _preset.base_url or "")
     globals()[_cls.__name__] = _cls
+
+
+# TGI answers errors in its own flat shape (router/src/server.rs): the kit's statuses with TGI's kinds.
+TGI_KINDS = {400: "validation", 429: "overloaded", 500: "generation", 503: "incomplete_generation"}
+
+
+class TestPreset_tgi(_OpenAIPreset):  # noqa: N801 - the generated classes' naming
+    provider_name = "tgi"
+    # TGI's snapshots of a whole and a streamed call are different requests (no finish chunk,
+    # no usage in the stream): no twin from them, the shared OpenAI pair only.
+
+    def error_body(self, status: int, message: str) -> bytes:
+        kind = TGI_KINDS.get(status)
+        return json.dumps({"error": message, **({"error_type": kind} if kind else {})}).encode()
 
 
 class TestOpenAIWire(_OpenAIPreset):
@@ -375,6 +391,65 @@ class TestPangu(ProviderConformance):
     def error_body(self, status: int, message: str) -> bytes:
         code = {401: "PANGU.0011", 429: "PANGU.3267", 500: "PANGU.0031"}.get(status)
         return json.dumps({"error_code": code, "error_msg": message} if code else {"error": {"message": message}}).encode()
+
+
+# -- Ollama native /api/chat ------------------------------------------------------------------------
+class TestOllama(ProviderConformance):
+    plugin = ollama_plugin
+    provider_name = "ollama"
+    model = "llama3.2"
+    credentials = {"api_key": "ollama-llmplex-CANARY-0123456789abcdef"}
+    reply_pairs = [ReplyPair("hello", reply=body("ollama/plain_reply.json"), stream=body("ollama/streamed_reply.json"))]
+    wire_cases = [
+        WireCase(
+            "plain",
+            HI,
+            url="http://127.0.0.1:11434/api/chat",
+            headers={"Content-Type": "application/json", "Authorization": "Bearer ollama-llmplex-CANARY-0123456789abcdef"},
+            body=b'{"model":"llama3.2","messages":[{"role":"user","content":"Hi"}],"stream":false}',
+            framing="json",
+        ),
+        WireCase(
+            "stream",
+            HI,
+            stream=True,
+            params={"max_tokens": 5},
+            json={"model": "llama3.2", "messages": [{"role": "user", "content": "Hi"}], "stream": True,
+                  "options": {"num_predict": 5}},
+            framing="ndjson",
+        ),
+    ]
+
+    def error_body(self, status: int, message: str) -> bytes:
+        return json.dumps({"error": message}).encode()  # docs/api/errors.mdx
+
+
+# -- NVIDIA Triton (generate extension) ------------------------------------------------------------
+class TestTriton(ProviderConformance):
+    plugin = triton_plugin
+    provider_name = "triton"
+    model = "mymodel"
+    credentials = {"api_key": "triton-llmplex-CANARY-0123456789abcdef"}
+    options = {"template": "chatml"}
+    reply_pairs = [ReplyPair("model-output", reply=body("triton/plain_reply.json"), stream=body("triton/streamed_reply.json"))]
+    wire_cases = [
+        WireCase(
+            "plain",
+            HI,
+            params={"max_tokens": 5},
+            url="http://localhost:8000/v2/models/mymodel/generate",
+            json={"text_input": "<|im_start|>user\nHi<|im_end|>\n<|im_start|>assistant\n", "max_tokens": 5},
+            framing="json",
+        ),
+    ]
+
+    def error_body(self, status: int, message: str) -> bytes:
+        return json.dumps({"error": message}).encode()  # extension_generate.md
+
+
+class TestTritonVLLM(TestTriton):
+    options = {"template": "llama-3", "backend": "vllm"}
+    wire_cases = []
 
 
 def test_every_builtin_provider_has_a_conformance_class() -> None:

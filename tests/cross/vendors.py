@@ -283,6 +283,50 @@ def dashscope_read(body: Dict[str, Any]) -> List[Turn]:
     return openai_read({"messages": body["input"]["messages"]})
 
 
+# -- Ollama native /api/chat ---------------------------------------------------------------------------
+def _ollama_message(message: Message) -> Dict[str, Any]:
+    # No call ids on this API: llmplex mints them. Arguments are objects.
+    wire: Dict[str, Any] = {"role": "assistant", "content": message.text}
+    if message.tool_calls:
+        wire["tool_calls"] = [{"function": {"name": c.name, "arguments": c.arguments}} for c in message.tool_calls]
+    return wire
+
+
+def ollama_reply(message: Message, model: str) -> Reply:
+    return _json_reply({"model": model, "created_at": "2024-07-22T20:33:28.123648Z", "message": _ollama_message(message),
+                        "done_reason": "stop", "done": True, "prompt_eval_count": 10, "eval_count": 5})
+
+
+def ollama_stream(message: Message, model: str) -> Reply:
+    base = {"model": model, "created_at": "2024-07-22T20:33:28.123648Z"}
+    lines = [{**base, "message": {"role": "assistant", "content": message.text}, "done": False}]
+    for call in message.tool_calls or []:  # each call whole, in its own object
+        lines.append({**base, "message": {"role": "assistant", "content": "", "tool_calls": [
+            {"function": {"name": call.name, "arguments": call.arguments}}]}, "done": False})
+    lines.append({**base, "message": {"role": "assistant", "content": ""}, "done_reason": "stop", "done": True,
+                  "prompt_eval_count": 10, "eval_count": 5})
+    return 200, {"Content-Type": "application/x-ndjson"}, "".join(json.dumps(x) + "\n" for x in lines).encode()
+
+
+def ollama_read(body: Dict[str, Any]) -> List[Turn]:
+    turns: List[Turn] = []
+    names: List[str] = []
+    answered = 0
+    for m in body["messages"]:
+        if m["role"] in ("system", "user"):
+            turns.append((m["role"], m["content"]))
+        elif m["role"] == "assistant":
+            calls = [c["function"] for c in m.get("tool_calls") or []]
+            names, answered = [c["name"] for c in calls], 0
+            turns.append(("assistant", m["content"], tuple((c["name"], _args(c["arguments"])) for c in calls)))
+        else:
+            # Results answer calls by order, named by their tool.
+            assert m["tool_name"] == names[answered], (m["tool_name"], names)
+            turns.append(("tool", answered, m["content"]))
+            answered += 1
+    return turns
+
+
 OPENAI_KEY = {"api_key": "sk-EXAMPLE-cross-000000000000"}
 
 VENDORS: List[Vendor] = [
@@ -305,6 +349,10 @@ VENDORS: List[Vendor] = [
     # Pangu's V2 interface (no deployment): OpenAI's chat completions with an APIG key.
     Vendor("pangu", "pangu/pangu-nlp-n2", {"api_key": "EXAMPLE-apig-cross"}, openai_reply, openai_read,
            stream_reply=openai_stream),
+    Vendor("ollama", "ollama/qwen3:8b", {}, ollama_reply, ollama_read, stream_reply=ollama_stream),
+    Vendor("tgi", "tgi/tgi", {}, openai_reply, openai_read, base_path="/v1", stream_reply=openai_stream),
+    Vendor("huggingface", "huggingface/openai/gpt-oss-120b:cerebras", {"api_key": "hf_EXAMPLE_cross"}, openai_reply,
+           openai_read, base_path="/v1"),
 ]
 
 

@@ -186,7 +186,7 @@ def test_lmdeploy_error_frame_then_done_is_raised_not_swallowed() -> None:
 
 @pytest.mark.vcr("ollama_tools_stream.json")
 def test_ollama_whole_tool_calls_reusing_index_zero_and_reasoning_field() -> None:
-    stream = llmplex.Client({}).stream("ollama/qwen3:8b", HI)
+    stream = llmplex.Client({}).stream("ollama-openai/qwen3:8b", HI)
     list(stream)
     response = stream.response
     assert response is not None

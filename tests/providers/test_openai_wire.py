@@ -161,14 +161,14 @@ def test_internlm_cloud_omits_unsupported_stream_options_and_rejects_forced_tool
 
 def test_ollama_needs_no_key_drops_auto_tool_choice_and_refuses_image_urls() -> None:
     c = llmplex.Client({}, clock=FixedClock(0))
-    wire = c.prepare("ollama/qwen3:8b", [{"role": "user", "content": "Hi"}], tools=TOOLS, tool_choice="auto")
+    wire = c.prepare("ollama-openai/qwen3:8b", [{"role": "user", "content": "Hi"}], tools=TOOLS, tool_choice="auto")
     assert "Authorization" not in wire.headers
     assert wire.url == "http://localhost:11434/v1/chat/completions"
     assert "tool_choice" not in json.loads(wire.body or b"")
     with pytest.raises(llmplex.InvalidRequestError) as info:
-        c.prepare("ollama/llava", [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}])
+        c.prepare("ollama-openai/llava", [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/y.png"}}]}])
     assert info.value.field == "messages[0].content[0]"
-    inline = c.prepare("ollama/llava", [Message.user([ImagePart(data=PNG, media_type="image/png")])])
+    inline = c.prepare("ollama-openai/llava", [Message.user([ImagePart(data=PNG, media_type="image/png")])])
     assert json.loads(inline.body or b"")["messages"][0]["content"][0]["image_url"]["url"].startswith("data:image/png;base64,")
 
 

@@ -654,3 +654,14 @@ def test_a_key_reflected_in_a_successful_replys_request_id_is_masked(stream: boo
     evidence.add_records(caplog.records)
     assert any("llmplex" in where for where, _ in evidence.texts)
     assert not evidence.leaks()
+
+
+def test_self_hosted_server_providers_have_canaries_and_cassettes() -> None:
+    # Ollama, TGI, the Hugging Face router and Triton: their keys are canaried like every
+    # vendor's, and their cassettes are among those replayed above.
+    table = secrets_table()
+    for name, key in (("ollama", "api_key"), ("tgi", "api_key"), ("huggingface", "api_key"), ("triton", "api_key")):
+        assert "CANARY" in table[name][key]
+    assert table["ollama"]["host"] == "canary-value"  # the daemon address is not a secret
+    for provider in ("ollama", "tgi", "huggingface", "triton"):
+        assert list((CASSETTES / provider).glob("*.json")), provider
