@@ -64,7 +64,10 @@ def test_cancelling_a_stream_closes_its_connection(http_server: Any) -> None:
         assert connections(client) == (0, 0)  # closed, not pooled half-read
         stream = client.astream("fault/m", prompt("after the cancel"))
         assert "".join([c.text async for c in stream]) == "after the cancel"
-        assert connections(client) == (0, 1)  # a stream read to its end goes back to the pool
+        # A stream read to its end is released, never left checked out. Whether it then sits in
+        # the pool races with the loopback server closing its side, so only the release is asserted.
+        checked_out, idle = connections(client)
+        assert checked_out == 0 and idle <= 1
         await client.aclose()
 
     asyncio.run(main())
@@ -151,9 +154,19 @@ def test_no_threads_however_many_calls_are_in_flight(http_server: Any) -> None:
 
     texts = asyncio.run(main())
     assert texts == [f"n{i}" for i in range(64)] + [f"s{i}" for i in range(16)]
-    started = [t for t in threading.enumerate() if t.ident not in mine]
     # Whatever appeared belongs to the loopback server (one thread per connection), none to llmplex.
-    assert all("process_request" in t.name for t in started), [t.name for t in started]
+    # Python 3.9 names a server thread plain "Thread-N" (3.10+ adds its target's name), so a
+    # thread is also judged by its target, and one that ends once its connection is gone was the
+    # server's: an llmplex worker would stay alive, waiting for work.
+    started = [t for t in threading.enumerate() if t.ident not in mine and not _serves_a_connection(t)]
+    for thread in started:
+        thread.join(timeout=2.0)
+    assert [t.name for t in started if t.is_alive()] == []
+
+
+def _serves_a_connection(thread: threading.Thread) -> bool:
+    target = getattr(thread, "_target", None)
+    return "process_request" in thread.name or "process_request" in getattr(target, "__name__", "")
 
 
 async def _text(stream: Any) -> str:
