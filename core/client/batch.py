@@ -6,6 +6,9 @@ Each input line is one request: an OpenAI-shaped object (``{"messages": [...], .
 appended and flushed as soon as it is known, so a run stopped by Ctrl-C or a crash resumes where it
 stopped: a line whose ``(line, hash)`` already has a result is skipped. Calls go through
 ``client.chat``, so the client's retries, deadlines and rate limits apply to every line.
+
+:func:`run_conversations` (what ``client.batch`` runs: a list in, a list out) shares the engine,
+:func:`_run_window`: a bounded thread pool over a lazily read list of jobs.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ import json
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Set, Tuple, Union
+from typing import IO, Any, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, Union
 
 from ..errors import InvalidRequestError, LLMError
 
-__all__ = ["BatchProgress", "BatchSummary", "count_lines", "line_hash", "parse_line", "run_batch"]
+__all__ = ["BatchProgress", "BatchSummary", "count_lines", "line_hash", "parse_line", "run_batch", "run_conversations"]
 
 #: Request keys that are not call parameters.
 _MESSAGE_KEYS = ("messages", "prompt")
@@ -194,44 +198,98 @@ def run_batch(
             if progress is not None:
                 progress(summary)
 
-        pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llmplex-batch")
-        running: Dict[Future[Dict[str, Any]], Tuple[int, str]] = {}
-        lines = _lines(source)
-        try:
-            try:
-                for number, text in lines:
-                    key = line_hash(text)
-                    if (number, key) in done:
-                        summary.skipped += 1
-                        if progress is not None:
-                            progress(summary)
-                        continue
-                    running[pool.submit(call, number, text)] = (number, key)
-                    while len(running) >= 2 * concurrency:
-                        _drain(running, record, FIRST_COMPLETED)
-                while running:
-                    _drain(running, record, FIRST_COMPLETED)
-            except KeyboardInterrupt:
-                summary.interrupted = True
-                # Calls in flight are already paid for: wait for them and keep their answers.
-                for future in list(running):
-                    future.cancel()
-                while running:
-                    _drain(running, record, FIRST_COMPLETED)
-        finally:
-            pool.shutdown(wait=True)
+        def jobs() -> Iterator[Tuple[Tuple[int, str], Callable[[], Dict[str, Any]]]]:
+            for number, text in _lines(source):
+                key = line_hash(text)
+                if (number, key) in done:
+                    summary.skipped += 1
+                    if progress is not None:
+                        progress(summary)
+                    continue
+                yield (number, key), partial(call, number, text)
+
+        summary.interrupted = _run_window(jobs(), lambda tag, result: record(tag[0], tag[1], result), concurrency)
     return summary
 
 
-def _drain(
-    running: Dict[Future[Dict[str, Any]], Tuple[int, str]],
-    record: Callable[[int, str, Dict[str, Any]], None],
-    when: str,
-) -> None:
-    finished, _ = wait(list(running), return_when=when)
-    for future in sorted(finished, key=lambda f: running[f][0]):
-        number, key = running.pop(future)
+def run_conversations(
+    client: Any,
+    model: str,
+    conversations: Sequence[Any],
+    *,
+    concurrency: int = 4,
+    progress: Optional[Callable[[int, int], Any]] = None,
+    **params: Any,
+) -> List[Any]:
+    """``client.batch``: every conversation through ``client.chat`` (so its retries, deadlines,
+    fallbacks and rate limits apply), at most ``concurrency`` at once; the list returned holds
+    each conversation's reply or the ``LLMError`` it raised, in the input's order.
+    ``progress(done, total)`` is called from the calling thread as each one ends. On Ctrl-C no
+    new conversation starts, the calls in flight finish, and ``KeyboardInterrupt`` propagates."""
+    _check_concurrency(concurrency)
+    items = list(conversations)
+    results: List[Any] = [None] * len(items)
+    finished = 0
+
+    def call(messages: Any) -> Any:
+        try:
+            return client.chat(model, messages, **params)
+        except LLMError as exc:
+            return exc
+
+    def record(index: int, result: Any) -> None:
+        nonlocal finished
+        results[index] = result
+        finished += 1
+        if progress is not None:
+            progress(finished, len(items))
+
+    jobs = ((index, partial(call, messages)) for index, messages in enumerate(items))
+    if _run_window(jobs, record, concurrency):
+        raise KeyboardInterrupt
+    return results
+
+
+def _check_concurrency(concurrency: Any) -> None:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidRequestError(f"concurrency must be a positive integer, got {concurrency!r}", field="concurrency")
+
+
+_T = TypeVar("_T")
+
+
+def _run_window(jobs: Iterator[Tuple[_T, Callable[[], Any]]], record: Callable[[_T, Any], None], concurrency: int) -> bool:
+    """The batch engine: run each ``(tag, job)`` on a pool of ``concurrency`` threads, holding at
+    most ``2 × concurrency`` jobs at once (``jobs`` is read lazily), and hand each result to
+    ``record(tag, result)`` in the calling thread as it ends. On Ctrl-C no new job starts and the
+    jobs in flight finish and are recorded; returns True then (False when every job ran).
+    An exception a job raises (other than the errors the job turns into results) propagates."""
+    pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="llmplex-batch")
+    running: Dict[Future[Any], _T] = {}
+    try:
+        try:
+            for tag, job in jobs:
+                running[pool.submit(job)] = tag
+                while len(running) >= 2 * concurrency:
+                    _drain(running, record)
+            while running:
+                _drain(running, record)
+            return False
+        except KeyboardInterrupt:
+            # Calls in flight are already paid for: wait for them and keep their answers.
+            for future in list(running):
+                future.cancel()
+            while running:
+                _drain(running, record)
+            return True
+    finally:
+        pool.shutdown(wait=True)
+
+
+def _drain(running: Dict[Future[Any], _T], record: Callable[[_T, Any], None]) -> None:
+    finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+    for future in sorted(finished, key=lambda f: running[f]):  # type: ignore[arg-type,return-value]  # tags of one run compare
+        tag = running.pop(future)
         if future.cancelled():
             continue
-        record(number, key, future.result())
-
+        record(tag, future.result())

@@ -274,20 +274,19 @@ class Client:
         return await toolloop.arun(self, model, messages, tools, max_steps=max_steps, parallel=parallel, **params)
 
     def batch(
-        self, model: str, conversations: Sequence[Any], *, max_workers: int = 4, **params: Any
+        self, model: str, conversations: Sequence[Any], *, concurrency: Optional[int] = None,
+        progress: Optional[Callable[[int, int], Any]] = None, max_workers: Optional[int] = None, **params: Any,
     ) -> List[Union[ChatResponse, LLMError]]:
-        """Run many conversations concurrently; each slot holds a reply or the error it raised."""
+        """Run many conversations through ``chat``, at most ``concurrency`` at once (default 4;
+        ``max_workers`` is its older name); each slot holds the reply or the error it raised, in
+        order. ``progress(done, total)`` is called as each ends (``llmplex.client.batch``)."""
+        from .batch import run_conversations
 
-        def one(messages: Any) -> Union[ChatResponse, LLMError]:
-            try:
-                return self.chat(model, messages, **params)
-            except LLMError as exc:
-                return exc
-
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=max_workers) as pool:
-            return list(pool.map(one, conversations))
+        if concurrency is not None and max_workers is not None and concurrency != max_workers:
+            raise InvalidRequestError("concurrency: pass concurrency or its older name max_workers, not both",
+                                      field="concurrency")
+        workers = concurrency if concurrency is not None else max_workers if max_workers is not None else 4
+        return run_conversations(self, model, conversations, concurrency=workers, progress=progress, **params)
 
     async def achat(self, model: str, messages: Any, **params: Any) -> ChatResponse:
         """``chat`` for asyncio code, on the event loop (no thread): the same retries, deadlines,

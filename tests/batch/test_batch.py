@@ -217,3 +217,109 @@ def test_cli_on_a_terminal_draws_a_progress_bar_with_rate_and_eta(tmp_path: Path
     assert "llmplex batch: 12/12" not in text  # the plain lines are for pipes and logs
     assert "done 12, failed 0, skipped 0 of 12" in text
     assert len(records(output)) == 12
+
+
+# -- client.batch: a list in, a list out, on the same engine ------------------------------------
+def _prompts(n: int) -> List[List[Dict[str, str]]]:
+    return [[{"role": "user", "content": f"q{i}"}] for i in range(n)]
+
+
+def test_client_batch_keeps_order_errors_in_their_slots_and_reports_progress() -> None:
+    import llmplex
+
+    seen: List[tuple] = []
+    conversations = _prompts(9) + [[{"role": "nobody", "content": "x"}]] + _prompts(2)
+    with faults.FaultServer(forever=faults.echo()) as server, client_for(server) as client:
+        results = client.batch("openai/gpt-4o-mini", conversations, concurrency=3,
+                               progress=lambda done, total: seen.append((done, total)))
+        asked = sorted(json.loads(r["body"])["messages"][-1]["content"] for r in server.received)
+    assert [r.text for r in results[:9]] == [f"q{i}" for i in range(9)]
+    assert isinstance(results[9], llmplex.InvalidRequestError)  # refused before the wire, in its slot
+    assert [r.text for r in results[10:]] == ["q0", "q1"]
+    assert seen == [(i, 12) for i in range(1, 13)]
+    assert asked == sorted([f"q{i}" for i in range(9)] + ["q0", "q1"])  # each sent once
+
+
+def test_client_batch_bounds_concurrency_and_accepts_max_workers() -> None:
+    import threading
+
+    import llmplex
+
+    slow = faults.completion("x")
+    slow.stall_before = 0.05
+    lock = threading.Lock()
+    flying, high = [0], [0]
+
+    class Counter:
+        @llmplex.hookimpl
+        def llmplex_before_request(self, call: Any) -> None:
+            with lock:
+                flying[0] += 1
+                high[0] = max(high[0], flying[0])
+
+        @llmplex.hookimpl
+        def llmplex_after_response(self, call: Any, response: Any) -> None:
+            with lock:
+                flying[0] -= 1
+
+    with faults.FaultServer(forever=slow) as server, client_for(server) as client:
+        client.plugins.register_plugin(Counter(), name="counter")
+        assert [r.text for r in client.batch("openai/m", _prompts(12), concurrency=4)] == ["x"] * 12
+        assert high[0] == 4
+        high[0] = 0
+        assert [r.text for r in client.batch("openai/m", _prompts(6), max_workers=2)] == ["x"] * 6  # the older name
+        assert high[0] == 2
+        with pytest.raises(llmplex.InvalidRequestError) as info:
+            client.batch("openai/m", _prompts(2), concurrency=0)
+        assert info.value.field == "concurrency"
+        with pytest.raises(llmplex.InvalidRequestError, match="not both"):
+            client.batch("openai/m", _prompts(2), concurrency=3, max_workers=2)
+        assert client.batch("openai/m", [], concurrency=2) == []
+
+
+def test_client_batch_honours_the_rate_limiter() -> None:
+    import llmplex
+
+    def limited(server: Any) -> llmplex.Client:
+        return llmplex.Client({"providers": {"openai": {"api_key": KEY, "base_url": server.url + "/v1",
+                                                        "rate_limit": {"requests_per_minute": 60, "burst": 1}}},
+                               "defaults": {"max_retries": 0}}, clock=llmplex.FixedClock(1_700_000_000))
+
+    with faults.FaultServer(forever=faults.echo()) as server:
+        with limited(server) as client:
+            results = client.batch("openai/m", _prompts(3), concurrency=3)
+            slept = list(client.clock.slept)  # type: ignore[attr-defined]
+        sent = len(server.received)
+        # Without waiting, the limiter refuses in the slot: the fixed clock stands still, so of
+        # three calls at once one gets the single slot and two get RateLimitError, off the wire.
+        with limited(server) as client:
+            refused = client.batch("openai/m", _prompts(3), concurrency=3, rate_limit_wait=False)
+        sent_fail_fast = len(server.received) - sent
+    assert [r.text for r in results] == ["q0", "q1", "q2"] and sent == 3
+    # burst 1 at one a second: the first goes at once and the other two wait their turn.
+    assert len(slept) == 2 and all(s >= 1.0 for s in slept)
+    assert sorted(type(r).__name__ for r in refused) == ["ChatResponse", "RateLimitError", "RateLimitError"]
+    assert sent_fail_fast == 1
+
+
+def test_client_batch_on_ctrl_c_finishes_calls_in_flight_and_starts_no_more() -> None:
+    from llmplex.client.batch import run_conversations
+
+    started: List[str] = []
+    finished: List[str] = []
+
+    class Slow:
+        def chat(self, model: str, messages: Any, **params: Any) -> str:
+            started.append(messages[0]["content"])
+            time.sleep(0.02)
+            finished.append(messages[0]["content"])
+            return str(messages[0]["content"])
+
+    def progress(done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt  # what Ctrl-C raises in the calling thread
+
+    with pytest.raises(KeyboardInterrupt):
+        run_conversations(Slow(), "m", _prompts(50), concurrency=2, progress=progress)
+    assert 2 <= len(started) <= 6  # no more than the window (2 x concurrency) beyond the two done
+    assert sorted(finished) == sorted(started)  # every call that started ran to its end
