@@ -9,8 +9,9 @@ call is made: ``import llmplex`` and synchronous callers never load it.
 The same rules as the synchronous transport, as far as aiohttp allows:
 
 * No retries, redirects, cookies, netrc or environment at this layer; the proxy and CA-bundle
-  variables are read explicitly (the same ones, through the same function, as the sync path).
-  Only HTTP(S) proxies: aiohttp has no SOCKS support.
+  variables are read explicitly, once, when the transport is made (the same ones, by the same
+  code, as the sync path). Only HTTP(S) proxies: aiohttp has no SOCKS support. A URL's
+  ``user:password@`` is dropped, never turned into Basic auth in place of the provider's headers.
 * Interim ``1xx`` replies (``102``, ``103``) are skipped by aiohttp itself, and the real reply
   is read. aiohttp has no cap on how many it skips; the read timeout and the call's deadline
   bound them instead.
@@ -31,15 +32,16 @@ import ssl
 import weakref
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Dict, Optional
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 import aiohttp
+from yarl import URL
 
 from ..clock import seconds_text
 from ..errors import ConfigError, ConnectionError, LLMError, ProtocolError, StreamInterruptedError, TimeoutError
 from ..provider.contract import WireRequest, WireResponse
-from .http import DEFAULT_MAX_BODY, USER_AGENT, Deadline, Timeouts, _environment, _os_reason, _Target, _total
+from .http import _CACHED, DEFAULT_MAX_BODY, USER_AGENT, Deadline, Timeouts, _Environment, _os_reason, _Target, _total
 from .limits import Limits
 
 __all__ = ["AsyncHttpTransport", "AsyncHttpStream"]
@@ -47,6 +49,20 @@ __all__ = ["AsyncHttpTransport", "AsyncHttpStream"]
 _READ_SIZE = 65536
 # Reply header lines and fields up to this size (http.client's limit; aiohttp's is 8 KiB).
 _MAX_HEADER = 65536
+# aiohttp would add ``Content-Type: application/octet-stream`` to a bytes body.
+_SKIP_AUTO_HEADERS = ("Content-Type",)
+
+
+class _Route:
+    """What calls to one URL share, worked out on the first: the parsed URL (without any
+    ``user:password@``), the proxy the environment names for it and the TLS setting."""
+
+    __slots__ = ("url", "proxy", "ssl")
+
+    def __init__(self, url: Union[URL, str], proxy: Optional[str], ssl: Any) -> None:
+        self.url = url
+        self.proxy = proxy
+        self.ssl = ssl
 
 
 @dataclass
@@ -83,6 +99,10 @@ class AsyncHttpTransport:
         self._sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]" = (
             weakref.WeakKeyDictionary())
         self._ssl: Dict[str, ssl.SSLContext] = {}
+        # Read once: see docs/reliability.md, "What is read from the environment".
+        self._env = _Environment()
+        self._routes: Dict[str, _Route] = {}
+        self._timeouts: Dict[Tuple[Optional[float], float, float], aiohttp.ClientTimeout] = {}
 
     def __repr__(self) -> str:
         return f"AsyncHttpTransport(max_body={self.max_body})"
@@ -100,6 +120,7 @@ class AsyncHttpTransport:
                 auto_decompress=True,
                 max_line_size=_MAX_HEADER,
                 max_field_size=_MAX_HEADER,
+                skip_auto_headers=_SKIP_AUTO_HEADERS,
             )
             self._sessions[loop] = session
         return session
@@ -138,20 +159,39 @@ class AsyncHttpTransport:
     ) -> WireResponse:
         """The complete reply (see :meth:`llmplex.transport.http.HttpTransport.send`)."""
         max_body = (limits.max_body if limits is not None else None) or self.max_body
-        async with self.open_stream(wire, timeouts, deadline=deadline, provider=provider) as stream:
-            announced = stream.headers.get("content-length", "")
+        response = await self._open(wire, timeouts, deadline, provider)
+        complete = False
+        try:
+            status = response.status
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            announced = headers.get("content-length", "")
             if announced.isdigit() and int(announced) > max_body:
                 raise ProtocolError(
                     f"reply announces {announced} bytes, more than the limit of {max_body}; refused unread",
-                    status=stream.status,
+                    status=status,
                 )
-            body = bytearray()
-            async for chunk in stream.chunks:
-                body += chunk
-                if len(body) > max_body:
-                    raise ProtocolError(
-                        f"reply is larger than {max_body} bytes; refused", status=stream.status, raw=bytes(body[:4096]))
-            return WireResponse(status=stream.status, headers=stream.headers, body=bytes(body))
+            content = response.content
+            parts: List[bytes] = []
+            size = 0
+            try:
+                chunk = await content.readany()
+                while chunk:
+                    parts.append(chunk)
+                    size += len(chunk)
+                    if size > max_body:
+                        raise ProtocolError(f"reply is larger than {max_body} bytes; refused", status=status,
+                                            raw=b"".join(parts)[:4096])
+                    if deadline is not None:
+                        deadline()
+                    chunk = await content.readany()
+            except LLMError:
+                raise
+            except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+                raise _body_error(exc, status, timeouts, deadline, wire.url, provider) from None
+            complete = content.at_eof()
+            return WireResponse(status=status, headers=headers, body=parts[0] if len(parts) == 1 else b"".join(parts))
+        finally:
+            _finish(response, complete)
 
     @asynccontextmanager
     async def open_stream(
@@ -167,60 +207,97 @@ class AsyncHttpTransport:
         The connection goes back to the pool only if the reply was read to its end; however
         else the block exits (an error, ``break``, a cancelled task) it is closed.
         """
-        target = _Target(wire.url, provider)
-        scheme = urlsplit(wire.url).scheme.lower()
-        if scheme not in ("http", "https"):
-            raise ConfigError(f"the request URL is not usable: scheme {scheme!r}; {target.hint}", field="base_url")
-        proxies, verify = _environment(wire.url)
-        proxy = proxies.get(scheme) or proxies.get("all")
+        response = await self._open(wire, timeouts, deadline, provider)
+        complete = False
+        try:
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            chunks = _chunks(response, timeouts, deadline, wire.url, provider)
+            yield AsyncHttpStream(response.status, headers, chunks)
+            complete = response.content.at_eof()
+        finally:
+            _finish(response, complete)
+
+    async def _open(self, wire: WireRequest, timeouts: Timeouts, deadline: Optional[Deadline],
+                    provider: Optional[str]) -> aiohttp.ClientResponse:
+        """Send the request; the response with its headers read."""
+        route = self._routes.get(wire.url)
+        if route is None:
+            route = self._route(wire.url, provider)
         left = deadline() if deadline is not None else None
         total = left if isinstance(left, (int, float)) else None
-        timeout = aiohttp.ClientTimeout(total=total, connect=None, sock_connect=timeouts.connect,
-                                        sock_read=timeouts.read)
+        key = (total, timeouts.connect, timeouts.read)
+        timeout = self._timeouts.get(key)
+        if timeout is None:
+            timeout = aiohttp.ClientTimeout(total=total, connect=None, sock_connect=timeouts.connect,
+                                            sock_read=timeouts.read)
+            if total is None:  # with a deadline, every call's total differs: not worth keeping
+                if len(self._timeouts) >= _CACHED:
+                    self._timeouts.clear()
+                self._timeouts[key] = timeout
         session = self._session()
         try:
-            response = await session.request(
-                wire.method, wire.url, data=wire.body, headers=dict(wire.headers), allow_redirects=False,
-                timeout=timeout, proxy=proxy, ssl=self._verify(verify), skip_auto_headers=("Content-Type",),
+            return await session.request(
+                wire.method, route.url, data=wire.body, headers=wire.headers, allow_redirects=False,
+                timeout=timeout, proxy=route.proxy, ssl=route.ssl,
             )
         except LLMError:
             raise
         except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
-            raise _send_error(exc, target, timeouts, proxy, deadline) from None
-        complete = False
+            raise _send_error(exc, _Target(wire.url, provider), timeouts, route.proxy, deadline) from None
+
+    def _route(self, url: str, provider: Optional[str]) -> _Route:
+        scheme = urlsplit(url).scheme.lower()
+        if scheme not in ("http", "https"):
+            raise ConfigError(f"the request URL is not usable: scheme {scheme!r}; {_Target(url, provider).hint}",
+                              field="base_url")
+        proxies, verify = self._env.route(url)
+        proxy = proxies.get(scheme) or proxies.get("all")
+        parsed: Union[URL, str]
         try:
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            chunks = _chunks(response, timeouts, deadline, target)
-            yield AsyncHttpStream(response.status, headers, chunks)
-            complete = response.content.at_eof()
-        finally:
-            if complete:
-                response.release()
-            else:
-                response.close()  # half-read: the connection is dropped, never pooled
+            parsed = URL(url)
+            if parsed.user is not None or parsed.password is not None:
+                parsed = parsed.with_user(None)
+        except (ValueError, TypeError):
+            return _Route(url, proxy, self._verify(verify))  # aiohttp raises its own error for it; not kept
+        route = _Route(parsed, proxy, self._verify(verify))
+        if len(self._routes) >= _CACHED:
+            self._routes = {}
+        self._routes[url] = route
+        return route
+
+
+def _finish(response: aiohttp.ClientResponse, complete: bool) -> None:
+    if complete:
+        response.release()
+    else:
+        response.close()  # half-read: the connection is dropped, never pooled
 
 
 async def _chunks(response: aiohttp.ClientResponse, timeouts: Timeouts, deadline: Optional[Deadline],
-                  target: _Target) -> AsyncIterator[bytes]:
+                  url: str, provider: Optional[str]) -> AsyncIterator[bytes]:
     content = response.content
     try:
-        while True:
-            chunk = await content.readany()
-            if not chunk:
-                return
+        chunk = await content.readany()
+        while chunk:
             yield chunk
             if deadline is not None:
                 deadline()
+            chunk = await content.readany()
     except LLMError:
         raise
-    except (aiohttp.ServerTimeoutError, asyncio.TimeoutError) as exc:
-        raise _read_timeout(exc, timeouts, deadline) from None
-    except aiohttp.ClientPayloadError as exc:
-        if _content_encoding(exc):
-            raise ProtocolError(f"reply body could not be decoded ({str(exc)[:300]})", status=response.status) from None
-        raise StreamInterruptedError(f"connection to {target.where} lost while reading the reply ({_detail(exc)})") from None
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
-        raise StreamInterruptedError(f"connection to {target.where} lost while reading the reply ({_detail(exc)})") from None
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError, ValueError) as exc:
+        raise _body_error(exc, response.status, timeouts, deadline, url, provider) from None
+
+
+def _body_error(exc: BaseException, status: int, timeouts: Timeouts, deadline: Optional[Deadline], url: str,
+                provider: Optional[str]) -> LLMError:
+    """The error for a body that stopped arriving part way."""
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError)):
+        return _read_timeout(exc, timeouts, deadline)
+    where = _Target(url, provider).where
+    if isinstance(exc, aiohttp.ClientPayloadError) and _content_encoding(exc):
+        return ProtocolError(f"reply body could not be decoded ({str(exc)[:300]})", status=status)
+    return StreamInterruptedError(f"connection to {where} lost while reading the reply ({_detail(exc)})")
 
 
 def _content_encoding(exc: BaseException) -> bool:

@@ -1,9 +1,16 @@
-"""HTTP over one pooled ``requests.Session``; requests' and urllib3's exceptions are mapped here
-and only here.
+"""HTTP over pooled urllib3 connections, prepared by requests; requests' and urllib3's exceptions
+are mapped here and only here.
 
 No retries happen at this layer (the adapter gets ``max_retries=0``): llmplex's own policy in
 :mod:`llmplex.client.retry` decides, with the vendor's error body in hand. Bodies are read as raw bytes
-as they arrive (``raw.stream``), never with ``iter_lines``, and framed by llmplex's decoders.
+as they arrive (``read1``), never with ``iter_lines``, and framed by llmplex's decoders.
+
+What does not change from call to call is prepared once per transport, by requests' own code:
+the environment's proxy and CA-bundle variables (read when the transport is made), a URL's
+parsing, IDNA and quoting and its connection pool (``HTTPAdapter``), a set of headers' checks.
+A call then goes straight to urllib3's pool. requests' ``Session`` is not used: llmplex needs
+none of its settings merging, cookies (none are kept, as in the asyncio transport), hooks or
+redirects.
 
 Three things requests and http.client would otherwise get wrong for an API client:
 
@@ -12,10 +19,10 @@ Three things requests and http.client would otherwise get wrong for an API clien
   receive; here every interim reply is skipped (see :class:`_FinalResponse`);
 * the read timeout bounds each socket read, so a server trickling its headers a byte at a time
   would outlive any total deadline; here every read is also clamped to the call's deadline;
-* ``trust_env`` would let a ``~/.netrc`` entry replace the API key with Basic auth; here the
-  session trusts nothing from the environment and reads exactly the proxy and CA-bundle
-  variables listed in ``docs/reliability.md``, and no auth of requests' own is ever applied:
-  the headers sent are the provider's.
+* ``trust_env`` would let a ``~/.netrc`` entry replace the API key with Basic auth; here nothing
+  is trusted from the environment but exactly the proxy and CA-bundle variables listed in
+  ``docs/reliability.md``, and no auth of requests' own is ever applied (nor a URL's
+  ``user:password@``): the headers sent are the provider's.
 
 Messages name the host and port and what went wrong, never urllib3's "Max retries exceeded"; the
 underlying exception is not chained (``from None``) because its text may hold the request's URL
@@ -161,7 +168,7 @@ def html_page_error(provider: str, response: WireResponse, *, streamed: bool = F
 # Reading replies: interim statuses skipped, every read clamped to the call's deadline
 
 #: The ``time.monotonic()`` instant the current call's deadline falls due (None: no deadline).
-#: Set around ``session.send`` in the calling thread, read when http.client builds the response.
+#: Set around ``urlopen`` in the calling thread, read when http.client builds the response.
 _DEADLINE_AT: ContextVar[Optional[float]] = ContextVar("llmplex_deadline_at", default=None)
 _DEADLINE_SPENT = "llmplex total deadline spent"
 
@@ -274,16 +281,6 @@ def _use_pools(manager: Any) -> None:
         manager.pool_classes_by_scheme = _POOLS
 
 
-class _NoAuth(requests.auth.AuthBase):
-    """Stops requests from adding auth of its own (netrc, or a URL's user:password)."""
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        return request
-
-
-_NO_AUTH = _NoAuth()
-
-
 _PROXY_VARIABLES = tuple(f"{scheme}_proxy" for scheme in ("http", "https", "all"))
 _PROXY_VARIABLES += tuple(name.upper() for name in _PROXY_VARIABLES)
 # Where urllib.request.getproxies() also reads the system's proxy settings, not only variables.
@@ -292,36 +289,77 @@ _SYSTEM_PROXIES = sys.platform in ("darwin", "win32")
 
 def _environment(url: str) -> Tuple[Dict[str, str], Any]:
     """The proxies and the TLS verification setting for ``url``, from exactly the environment
-    variables documented in docs/reliability.md (what requests reads, minus netrc)."""
-    proxies: Dict[str, str] = {}
-    environ = os.environ
-    # getproxies() walks the whole environment twice; most processes set no proxy at all.
-    if _SYSTEM_PROXIES or any(name in environ for name in _PROXY_VARIABLES):
-        proxies = requests.utils.get_environ_proxies(url)
-    verify: Any = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
-    return proxies, verify
+    variables documented in docs/reliability.md (what requests reads, minus netrc), read now."""
+    return _Environment().route(url)
+
+
+class _Environment:
+    """The proxy and CA-bundle variables of docs/reliability.md, read once (when a transport is
+    made), and the proxies each URL gets from them."""
+
+    def __init__(self) -> None:
+        environ = os.environ
+        # getproxies() walks the whole environment twice; most processes set no proxy at all.
+        proxied = _SYSTEM_PROXIES or any(name in environ for name in _PROXY_VARIABLES)
+        self.proxies: Dict[str, str] = dict(getattr(requests.utils, "getproxies")()) if proxied else {}
+        self.no_proxy: Optional[str] = (environ.get("no_proxy") or environ.get("NO_PROXY")) if proxied else None
+        self.verify: Any = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
+
+    def route(self, url: str) -> Tuple[Dict[str, str], Any]:
+        """``(proxies, verify)`` for ``url``: requests' own rules (``get_environ_proxies``)."""
+        if not self.proxies or requests.utils.should_bypass_proxies(url, no_proxy=self.no_proxy):
+            return {}, self.verify
+        return dict(self.proxies), self.verify
+
+
+class _Route:
+    """What requests to one URL share, worked out on the first one: the connection pool (direct
+    or through the proxy the environment names, with its TLS settings) and the target of the
+    request line (the path, or the whole URL for a plain-HTTP proxy)."""
+
+    __slots__ = ("pool", "target", "proxies")
+
+    def __init__(self, pool: Any, target: str, proxies: Dict[str, str]) -> None:
+        self.pool = pool
+        self.target = target
+        self.proxies = proxies
+
+
+# Routes and checked header sets kept per transport; more than this many is a caller building
+# URLs or headers per call, and the cache starts over rather than grow.
+_CACHED = 64
 
 
 class HttpTransport:
-    """Sends WireRequests; one pooled Session per client."""
+    """Sends WireRequests over pooled connections (one transport per client).
+
+    requests prepares what does not change from call to call once: a URL's parsing, IDNA and
+    quoting (``PreparedRequest.prepare_url``), its proxy and TLS pool (``HTTPAdapter``), a header
+    set's validation. Each call then goes straight to urllib3's pool, skipping requests'
+    ``Session`` (settings merging, cookies, hooks, redirects: none of which llmplex uses).
+    """
 
     def __init__(self, *, pool_size: int = 16, max_body: int = DEFAULT_MAX_BODY) -> None:
-        self.session = requests.Session()
         # llmplex owns retries (urllib3's Retry skips POST and drops the vendor's error body).
-        adapter = _Adapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
-        # Nothing implicit from the environment (netrc would replace the API key); the proxy and
-        # CA-bundle variables are read explicitly for each request instead.
-        self.session.trust_env = False
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.adapter = _Adapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
         self.max_body = max_body
+        # Nothing implicit from the environment (trust_env would let netrc replace the API key):
+        # the proxy and CA-bundle variables are read here, once.
+        self._env = _Environment()
+        # What requests' Session sends by default, with llmplex's User-Agent.
+        defaults = requests.utils.default_headers()
+        defaults["User-Agent"] = USER_AGENT
+        self._defaults: Dict[str, str] = dict(defaults)
+        self._routes: Dict[str, _Route] = {}
+        self._header_sets: Dict[Any, Tuple[Dict[str, Any], str]] = {}
+        self._timeouts: Dict[Tuple[float, float], urllib3.Timeout] = {}
 
     def __repr__(self) -> str:
         return f"HttpTransport(max_body={self.max_body})"
 
     def close(self) -> None:
-        self.session.close()
+        self._routes = {}
+        self.adapter.close()
 
     def send(
         self,
@@ -339,23 +377,29 @@ class HttpTransport:
         ``provider`` names the config table that connection errors point to.
         """
         max_body = (limits.max_body if limits is not None else None) or self.max_body
-        with self.open_stream(wire, timeouts, deadline=deadline, provider=provider) as stream:
-            announced = stream.headers.get("content-length", "")
+        response, headers = self._open(wire, timeouts, deadline, provider)
+        try:
+            status = response.status
+            announced = headers.get("content-length", "")
             if announced.isdigit() and int(announced) > max_body:
                 raise ProtocolError(
                     f"reply announces {announced} bytes, more than the limit of {max_body}; refused unread",
-                    status=stream.status,
+                    status=status,
                 )
-            body = bytearray()
-            for chunk in stream.chunks:
-                body += chunk
-                if len(body) > max_body:
+            parts: List[bytes] = []
+            size = 0
+            for chunk in _chunks(response, timeouts, deadline, wire.url, provider):
+                parts.append(chunk)
+                size += len(chunk)
+                if size > max_body:
                     raise ProtocolError(
                         f"reply is larger than {max_body} bytes; refused",
-                        status=stream.status,
-                        raw=bytes(body[:4096]),
+                        status=status,
+                        raw=b"".join(parts)[:4096],
                     )
-            return WireResponse(status=stream.status, headers=stream.headers, body=bytes(body))
+            return WireResponse(status=status, headers=headers, body=parts[0] if len(parts) == 1 else b"".join(parts))
+        finally:
+            _release(response)
 
     @contextmanager
     def open_stream(
@@ -371,30 +415,62 @@ class HttpTransport:
         The response is closed when the block exits, however it exits; a connection whose reply
         was not read to its end is closed, never returned to the pool.
         """
-        target = _Target(wire.url, provider)
+        response, headers = self._open(wire, timeouts, deadline, provider)
         try:
-            request = requests.Request(wire.method, wire.url, headers=dict(wire.headers), data=wire.body, auth=_NO_AUTH)
-            prepared = self.session.prepare_request(request)
-            proxies, verify = _environment(prepared.url or wire.url)
+            yield HttpStream(response.status, headers, _chunks(response, timeouts, deadline, wire.url, provider))
+        finally:
+            _release(response)
+
+    def _open(self, wire: WireRequest, timeouts: Timeouts, deadline: Optional[Deadline],
+              provider: Optional[str]) -> Tuple[Any, Dict[str, str]]:
+        """Send the request; the urllib3 response, its reply headers read, and those headers."""
+        try:
+            route = self._route(wire.url)
+            headers, length = self._headers(wire)
         except _BAD_URL as exc:
-            raise ConfigError(f"the request URL is not usable: {_detail(exc)}; {target.hint}", field="base_url") from None
+            raise ConfigError(f"the request URL is not usable: {_detail(exc)}; {_Target(wire.url, provider).hint}",
+                              field="base_url") from None
         except requests.exceptions.InvalidHeader:
             raise _bad_header(wire) from None
         except (requests.exceptions.RequestException, ValueError) as exc:
             raise ConfigError(f"the request could not be prepared: {_detail(exc)}") from None
+        except OSError as exc:
+            # cert_verify: the CA bundle named by REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE is not there.
+            raise ConfigError(f"the CA bundle {self._env.verify!r} (REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE) cannot be"
+                              f" read ({_detail(exc)})") from None
+        method = wire.method.upper()
+        body = wire.body or None  # requests sends an empty body as none
+        if body is not None:
+            headers[length] = str(len(body))
+        elif method not in ("GET", "HEAD") and headers.get(length) is None:
+            headers[length] = "0"
+        timeout = self._timeouts.get((timeouts.connect, timeouts.read))
+        if timeout is None:
+            if len(self._timeouts) >= _CACHED:
+                self._timeouts.clear()
+            timeout = self._timeouts[(timeouts.connect, timeouts.read)] = urllib3.Timeout(
+                connect=timeouts.connect, read=timeouts.read)
         left = deadline() if deadline is not None else None
         token = _DEADLINE_AT.set(time.monotonic() + left if isinstance(left, (int, float)) else None)
         try:
-            response = self.session.send(
-                prepared,
-                timeout=(timeouts.connect, timeouts.read),
-                stream=True,
-                allow_redirects=False,
-                proxies=proxies,
-                verify=verify,
-            )
-        except requests.exceptions.RequestException as exc:
-            raise _send_error(exc, target, timeouts, proxies, deadline) from None
+            for attempt in (1, 2):
+                try:
+                    response = route.pool.urlopen(
+                        method, route.target, body=body, headers=headers, redirect=False,
+                        assert_same_host=False, preload_content=False, decode_content=True,
+                        retries=self.adapter.max_retries, timeout=timeout, chunked=False,
+                    )
+                    break
+                except urllib3.exceptions.ClosedPoolError:
+                    # The pool was dropped (more hosts than pool_size, or close()) after it was
+                    # cached; nothing was sent. A fresh route, once.
+                    self._routes.pop(wire.url, None)
+                    if attempt == 2:
+                        raise
+                    route = self._route(wire.url)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _send_error(_as_requests_error(exc), _Target(wire.url, provider), timeouts, route.proxies,
+                              deadline) from None
         except ValueError as exc:
             # http.client refuses a header value it cannot encode (not latin-1) only at send time.
             name = next((k for k, v in wire.headers.items() if not _latin1(k) or not _latin1(v)), None)
@@ -403,16 +479,104 @@ class HttpTransport:
             raise ConfigError(message, field="headers") from None
         finally:
             _DEADLINE_AT.reset(token)
+        status = response.status
+        if 100 <= status < 200:
+            # 101 (or a 1xx http.client could not skip): no reply follows that we could read.
+            _release(response)
+            raise ProtocolError(f"{_Target(wire.url, provider).where} answered with an interim status {status}"
+                                " and nothing after it", status=status)
+        return response, {k.lower(): v for k, v in response.headers.itermerged()}
+
+    def _route(self, url: str) -> _Route:
+        route = self._routes.get(url)
+        if route is None:
+            route = self._new_route(url)
+            if len(self._routes) >= _CACHED:
+                self._routes = {}
+            self._routes[url] = route
+        return route
+
+    def _new_route(self, url: str) -> _Route:
+        """requests' preparation of a URL and its connection pool (``HTTPAdapter.send`` up to
+        ``urlopen``), done once per URL."""
+        prepared = requests.PreparedRequest()
+        prepared.method = "POST"
+        prepared.prepare_url(url, None)  # IDNA, quoting; MissingSchema / InvalidURL as requests raises them
+        full = prepared.url or url
+        if not full.lower().startswith(("https://", "http://")):
+            raise requests.exceptions.InvalidSchema(f"No connection adapters were found for {full!r}")
+        proxies, verify = self._env.route(full)
+        adapter = self.adapter
         try:
-            status = response.status_code
-            if 100 <= status < 200:
-                # 101 (or a 1xx http.client could not skip): no reply follows that we could read.
-                raise ProtocolError(f"{target.where} answered with an interim status {status} and nothing after it",
-                                    status=status)
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            yield HttpStream(status, headers, _chunks(response, timeouts, deadline, target))
-        finally:
-            response.close()
+            connect = getattr(adapter, "get_connection_with_tls_context", None)
+            if connect is not None:
+                pool = connect(prepared, verify, proxies=proxies, cert=None)
+            else:  # requests < 2.32.2
+                pool = adapter.get_connection(full, proxies)
+        except urllib3.exceptions.LocationValueError as exc:
+            raise requests.exceptions.InvalidURL(exc) from None
+        getattr(adapter, "cert_verify")(pool, full, verify, None)  # OSError: the CA bundle is missing
+        return _Route(pool, adapter.request_url(prepared, proxies), proxies)
+
+    def _headers(self, wire: WireRequest) -> Tuple[Dict[str, Any], str]:
+        """requests' default headers overridden by the wire's, each checked as requests checks
+        them (once per distinct set; a fresh dict each call), and the name the Content-Length
+        header goes under (the wire's own spelling if it has one, where requests would put it)."""
+        try:
+            key: Any = tuple(wire.headers.items())
+            known = self._header_sets.get(key)
+        except TypeError:  # an unhashable value: not a header requests would send
+            key, known = None, None
+        if known is None:
+            merged: Dict[str, Tuple[Any, Any]] = {name.lower(): (name, value) for name, value in self._defaults.items()}
+            for name, value in wire.headers.items():
+                merged[name.lower() if isinstance(name, str) else name] = (name, value)
+            for name, value in wire.headers.items():
+                if value is not None:
+                    requests.utils.check_header_validity((name, value))
+            base = {name: value for name, value in merged.values() if value is not None}
+            length = merged.get("content-length", ("Content-Length", None))[0]
+            known = (base, length)
+            if key is not None:
+                if len(self._header_sets) >= _CACHED:
+                    self._header_sets.clear()
+                self._header_sets[key] = known
+        return dict(known[0]), known[1]
+
+
+def _release(response: Any) -> None:
+    """requests' ``Response.close``: a reply read to its end has already given its connection
+    back to the pool; any other is closed with its connection."""
+    response.close()
+    release = getattr(response, "release_conn", None)
+    if release is not None:
+        release()
+
+
+def _as_requests_error(exc: BaseException) -> BaseException:
+    """The requests exception ``HTTPAdapter.send`` would have raised for ``exc`` (what
+    :func:`_send_error` reads)."""
+    errors, u3 = requests.exceptions, urllib3.exceptions
+    if isinstance(exc, u3.MaxRetryError):
+        reason = exc.reason
+        if isinstance(reason, u3.ConnectTimeoutError) and not isinstance(reason, u3.NewConnectionError):
+            return errors.ConnectTimeout(exc)
+        if isinstance(reason, u3.ProxyError):
+            return errors.ProxyError(exc)
+        if isinstance(reason, u3.SSLError):
+            return errors.SSLError(exc)
+        return errors.ConnectionError(exc)
+    if isinstance(exc, (u3.ProtocolError, OSError, u3.ClosedPoolError)):
+        return errors.ConnectionError(exc)
+    if isinstance(exc, u3.ProxyError):
+        return errors.ProxyError(exc)
+    if isinstance(exc, u3.SSLError):
+        return errors.SSLError(exc)
+    if isinstance(exc, u3.ReadTimeoutError):
+        return errors.ReadTimeout(exc)
+    if isinstance(exc, u3.InvalidHeader):
+        return errors.InvalidHeader(exc)
+    return errors.ConnectionError(exc)
 
 
 # --------------------------------------------------------------------------------------------
@@ -495,7 +659,7 @@ def _total(deadline: Optional[Deadline]) -> str:
     return "the call's total deadline"
 
 
-def _send_error(exc: requests.exceptions.RequestException, target: _Target, timeouts: Timeouts,
+def _send_error(exc: BaseException, target: _Target, timeouts: Timeouts,
                 proxies: Dict[str, str], deadline: Optional[Deadline]) -> LLMError:
     """One llmplex error, worded for people, for a request that got no usable reply headers."""
     chain = _chain(exc)
@@ -555,49 +719,42 @@ def _detail(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
-def _raw_chunks(raw: Any) -> Iterator[bytes]:
-    read1 = getattr(raw, "read1", None)
-    if read1 is None:
-        # urllib3 < 2 (what vcrpy pins on Python < 3.10) has no read1. Its stream() still
-        # yields each chunk of a chunked reply (every SSE vendor's framing) as it arrives; only
-        # a stream without chunked encoding may be held back until _READ_SIZE bytes arrive.
-        for chunk in raw.stream(_READ_SIZE):
-            if chunk:
-                yield chunk
-        return
-    while True:
-        chunk = read1(_READ_SIZE)
-        if not chunk:
-            return
-        yield chunk
-
-
-def _chunks(response: requests.Response, timeouts: Timeouts, deadline: Optional[Deadline],
-            target: _Target) -> Iterator[bytes]:
+def _chunks(response: Any, timeouts: Timeouts, deadline: Optional[Deadline], url: str,
+            provider: Optional[str]) -> Iterator[bytes]:
+    """The body's raw bytes as they arrive (llmplex's decoders do the framing: requests'
+    iter_lines splits a CRLF that straddles two chunks), the deadline checked after each."""
     try:
-        # Raw bytes as they arrive: llmplex's decoders do the framing (requests' iter_lines
-        # splits a CRLF that straddles two chunks). ``read1`` returns whatever has arrived
-        # (chunked or not); ``stream(amt)`` would wait to fill ``amt`` bytes on a reply without
-        # chunked encoding, holding back a live stream.
-        raw = response.raw
-        # Set, not passed: test doubles of urllib3's response (vcrpy) take no keyword here.
-        raw.decode_content = True
-        for chunk in _raw_chunks(raw):
+        read1 = getattr(response, "read1", None)
+        if read1 is None:
+            # urllib3 < 2 (what vcrpy pins on Python < 3.10) has no read1. Its stream() still
+            # yields each chunk of a chunked reply (every SSE vendor's framing) as it arrives;
+            # only a stream without chunked encoding may be held back until _READ_SIZE bytes.
+            for chunk in response.stream(_READ_SIZE):
+                if chunk:
+                    yield chunk
+                    if deadline is not None:
+                        deadline()
+            return
+        # ``read1`` returns whatever has arrived (chunked or not); ``stream(amt)`` would wait to
+        # fill ``amt`` bytes on a reply without chunked encoding, holding back a live stream.
+        chunk = read1(_READ_SIZE)
+        while chunk:
             yield chunk
             if deadline is not None:
                 deadline()
+            chunk = read1(_READ_SIZE)
     except LLMError:
         raise
     except urllib3.exceptions.ReadTimeoutError as exc:
         raise _read_timeout(exc, timeouts, deadline) from None
     except urllib3.exceptions.DecodeError as exc:
-        raise ProtocolError(f"reply body could not be decoded ({_detail(exc)})", status=response.status_code) from None
+        raise ProtocolError(f"reply body could not be decoded ({_detail(exc)})", status=response.status) from None
     except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError, ValueError) as exc:
         # IncompleteRead, a reset or a TLS error: the connection went away mid-body.
         if "timed out" in str(exc).lower() or _DEADLINE_SPENT in str(exc):
             raise _read_timeout(exc, timeouts, deadline) from None
         raise StreamInterruptedError(
-            f"connection to {target.where} lost while reading the reply ({_reason(_chain(exc))})"
+            f"connection to {_Target(url, provider).where} lost while reading the reply ({_reason(_chain(exc))})"
         ) from None
 
 

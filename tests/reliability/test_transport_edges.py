@@ -387,3 +387,90 @@ def test_an_unsendable_request_header_is_a_config_error_naming_the_header_not_it
     assert info.value.field == "headers" and words in info.value.message and "'X-Team-Token'" in info.value.message
     assert value not in str(info.value) and "quoted" not in str(info.value)
     assert server.received == []
+
+
+# -- prepared once per transport ---------------------------------------------------------------
+def _completion_with(headers: dict) -> Any:
+    step = faults.completion("ok")
+    step.headers.update(headers)
+    return step
+
+
+def test_the_environment_is_read_when_the_transport_is_made(clean_env: pytest.MonkeyPatch, http_server: Any) -> None:
+    import asyncio
+
+    proxy = http_server(faults.completion("via proxy"), faults.completion("via proxy"))
+    direct = http_server(faults.completion("direct"), faults.completion("direct"), faults.completion("direct"),
+                         faults.completion("direct"))
+    early = make_client(direct.url)
+    assert early.chat("fault/m", ask("x")).text == "direct"  # its transport is made here, with no proxy
+    assert asyncio.run(early.achat("fault/m", ask("x"))).text == "direct"
+    clean_env.setenv("HTTP_PROXY", proxy.url)
+    # Set after the transports were made: this client's calls still go direct.
+    assert early.chat("fault/m", ask("x")).text == "direct"
+    assert asyncio.run(early.achat("fault/m", ask("x"))).text == "direct"
+    late = make_client(direct.url)
+    assert late.chat("fault/m", ask("x")).text == "via proxy"
+    assert asyncio.run(late.achat("fault/m", ask("x"))).text == "via proxy"
+    assert len(direct.received) == 4 and len(proxy.received) == 2
+
+
+def test_a_missing_ca_bundle_is_a_config_error_naming_the_variables(clean_env: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    clean_env.setenv("REQUESTS_CA_BUNDLE", "/nonexistent/llmplex-ca.pem")
+    client = make_client(f"https://127.0.0.1:{_free_port()}", max_retries=0)
+    for call in (lambda: client.chat("fault/m", ask("x")), lambda: asyncio.run(client.achat("fault/m", ask("x")))):
+        with pytest.raises(llmplex.ConfigError) as info:
+            call()
+        assert "/nonexistent/llmplex-ca.pem" in info.value.message and "REQUESTS_CA_BUNDLE" in info.value.message
+
+
+def test_no_cookie_is_kept_between_calls(http_server: Any) -> None:
+    import asyncio
+
+    server = http_server(_completion_with({"Set-Cookie": "session=abc123; Path=/"}), faults.completion("two"),
+                         _completion_with({"Set-Cookie": "session=abc123; Path=/"}), faults.completion("four"))
+    client = make_client(server.url)
+    client.chat("fault/m", ask("x"))
+    assert client.chat("fault/m", ask("x")).text == "two"
+    asyncio.run(client.achat("fault/m", ask("x")))
+    assert asyncio.run(client.achat("fault/m", ask("x"))).text == "four"
+    assert [r["headers"].get("Cookie") for r in server.received] == [None, None, None, None]
+
+
+def test_url_credentials_never_become_basic_auth_on_the_asyncio_path(http_server: Any) -> None:
+    import asyncio
+
+    server = http_server(faults.completion("ok"))
+    client = make_client(server.url.replace("http://", "http://user:secret@"))
+    assert asyncio.run(client.achat("fault/m", ask("x"))).text == "ok"
+    assert server.received[0]["headers"]["Authorization"] == f"Bearer {KEY}"
+
+
+def test_more_hosts_than_pooled_ones_and_a_closed_transport_keep_working() -> None:
+    from llmplex.transport.http import HttpTransport
+
+    servers = [faults.FaultServer(forever=faults.echo()).__enter__() for _ in range(3)]
+    try:
+        transport = HttpTransport(pool_size=1)  # every new host evicts (and closes) the last one's pool
+        clients = [llmplex.Client({"providers": {"fault": {"type": "openai-compatible", "api_key": KEY,
+                                                             "base_url": s.url + "/v1"}}},
+                                  transport=transport, retry=EXACT, timeouts=FAST) for s in servers]
+        for n in range(9):
+            assert clients[n % 3].chat("fault/m", ask(f"call {n}")).text == f"call {n}"
+        transport.close()
+        assert clients[0].chat("fault/m", ask("after close")).text == "after close"
+    finally:
+        for server in servers:
+            server.close()
+
+
+def test_a_bad_header_is_refused_every_time_not_only_the_first(http_server: Any) -> None:
+    server = http_server()
+    client = make_client(server.url, headers={"X-Token": "abc\n"})
+    for _ in range(2):
+        with pytest.raises(llmplex.ConfigError) as info:
+            client.chat("fault/m", ask("x"))
+        assert info.value.field == "headers" and "'X-Token'" in info.value.message
+    assert server.received == []
