@@ -5,18 +5,25 @@ validation raises, not pydantic's ``ValidationError``. ``InvalidRequestError`` i
 as ``ValidationError`` is, so ``except ValueError`` keeps working. Every string field must be
 encodable as UTF-8 and every field named in ``_json_fields`` must hold plain JSON
 (:mod:`llmplex.schema.jsonvalue`), so what the caller built can always be sent.
+
+:func:`trusted` builds an instance from values its caller has just checked itself, for the hot
+paths (a call's plain messages, a vendor reply, a stream's chunks): pydantic's validation of
+one message costs more than the rest of the call's schema work together.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Tuple
+from typing import Any, Callable, ClassVar, Dict, List, Tuple, Type, TypeVar
 
 from pydantic import BaseModel, ValidationError, model_validator
+from pydantic_core import PydanticUndefined
 
 from .invalid import from_validation_error
 from .jsonvalue import check_json, check_text
 
-__all__ = ["CheckedModel"]
+__all__ = ["CheckedModel", "trusted"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class CheckedModel(BaseModel):
@@ -39,12 +46,80 @@ class CheckedModel(BaseModel):
     @model_validator(mode="after")
     def _sendable(self) -> Any:
         for name, value in self.__dict__.items():
+            # isascii() is O(1) in CPython: only non-ASCII text needs the encode that finds
+            # a lone surrogate.
             if isinstance(value, str):
-                check_text(value, name)
+                if not value.isascii():
+                    check_text(value, name)
             elif isinstance(value, list):
                 for index, item in enumerate(value):
-                    if isinstance(item, str):
+                    if isinstance(item, str) and not item.isascii():
                         check_text(item, f"{name}[{index}]")
         for name in self._json_fields:
-            check_json(getattr(self, name), name)
+            value = getattr(self, name)
+            if value or not isinstance(value, dict):  # {} is always plain JSON
+                check_json(value, name)
         return self
+
+
+class _Facts:
+    """What :func:`trusted` needs of a model class, computed once per class."""
+
+    __slots__ = ("template", "factories", "private", "private_template")
+
+    def __init__(self, cls: Type[BaseModel]) -> None:
+        # Every field in declaration order (the order validation fills ``__dict__`` in); a
+        # field with a factory gets a fresh value per instance.
+        self.template: Dict[str, Any] = {}
+        self.factories: List[Tuple[str, Callable[[], Any]]] = []
+        for name, info in cls.model_fields.items():
+            if info.default_factory is not None:
+                self.template[name] = None
+                self.factories.append((name, info.default_factory))  # type: ignore[arg-type]
+            else:
+                self.template[name] = info.default  # PydanticUndefined for a required field
+        self.private = tuple((cls.__private_attributes__ or {}).items())
+        # Immutable private defaults (Message's frozenset of null keys) can be copied, not rebuilt.
+        defaults = {name: attr.get_default(call_default_factory=True) for name, attr in self.private}
+        immutable = all(isinstance(v, (frozenset, tuple, str, int, float, type(None))) for v in defaults.values())
+        self.private_template = defaults if self.private and immutable else None
+
+
+_FACTS: Dict[type, _Facts] = {}
+# BaseModel's own __setattr__ would validate assignment and track fields; these are its slots.
+_setattr = object.__setattr__
+_new = object.__new__
+
+
+def trusted(cls: Type[M], values: Dict[str, Any]) -> M:
+    """``cls(**values)`` without validation, for values the caller has checked exactly as
+    validation would (types, the validators' rules, text encodable), so the instance is the
+    one validation would build: fields in order, defaults filled, ``model_fields_set`` the
+    given names, private attributes at their defaults.
+
+    Only for the hot paths that check their own values; anything unusual goes through ``cls``.
+    """
+    facts = _FACTS.get(cls)
+    if facts is None:
+        facts = _FACTS[cls] = _Facts(cls)
+    fields = facts.template.copy()
+    fields.update(values)
+    for name, factory in facts.factories:
+        if name not in values:
+            fields[name] = factory()
+    model = _new(cls)
+    _setattr(model, "__dict__", fields)
+    _setattr(model, "__pydantic_fields_set__", set(values))
+    _setattr(model, "__pydantic_extra__", None)
+    if facts.private_template is not None:
+        _setattr(model, "__pydantic_private__", facts.private_template.copy())
+    elif facts.private:
+        _setattr(model, "__pydantic_private__", {n: a.get_default(call_default_factory=True) for n, a in facts.private})
+    else:
+        _setattr(model, "__pydantic_private__", None)
+    return model
+
+
+def _required_missing(cls: Type[BaseModel], values: Dict[str, Any]) -> List[str]:
+    """The required fields of ``cls`` absent from ``values`` (tests check the hot paths give all)."""
+    return [name for name, default in _FACTS[cls].template.items() if default is PydanticUndefined and name not in values]

@@ -7,6 +7,7 @@ echoed whole (they may hold secrets or megabytes of image data).
 
 from __future__ import annotations
 
+import collections.abc as abc
 import difflib
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Set
 
@@ -17,6 +18,8 @@ from .invalid import FieldValueError, from_validation_error, join, location, wit
 from .messages import Message
 from .openai_format import MessageLike, as_plain_message, message_from_openai, message_to_openai, tool_from_openai
 from .call_params import check_headers, normalise_aliases
+from .fastpath import plain_message, plain_request
+from .jsonvalue import check_json
 from .request import ChatRequest
 from .tools import Tool, ToolChoice
 
@@ -37,7 +40,10 @@ _from_validation_error = from_validation_error
 def coerce_messages(messages: Any) -> List[Message]:
     """Messages or OpenAI-shaped dicts as validated Messages (each on its own; see
     :func:`check_conversation` for the checks that span messages)."""
-    if isinstance(messages, (str, bytes, Mapping, Message)) or not isinstance(messages, Sequence):
+    # collections.abc, not typing: the same check without typing's __instancecheck__ layer.
+    if type(messages) is not list and (
+        isinstance(messages, (str, bytes, abc.Mapping, Message)) or not isinstance(messages, abc.Sequence)
+    ):
         raise InvalidRequestError(
             f"messages: expected a list of messages, got {type(messages).__name__}; "
             "wrap a single prompt as [{'role': 'user', 'content': ...}]",
@@ -47,12 +53,20 @@ def coerce_messages(messages: Any) -> List[Message]:
         raise InvalidRequestError("messages: the list is empty; pass at least one user message", field="messages")
     out: List[Message] = []
     for index, item in enumerate(messages):
+        if type(item) is dict:
+            plain = plain_message(item)  # the common {"role", "content"} dict of strings
+            if plain is not None:
+                out.append(plain)
+                continue
+        elif type(item) is Message:
+            out.append(item)
+            continue
         prefix = f"messages[{index}]"
         item = as_plain_message(item)
         if isinstance(item, Message):
             out.append(item)
             continue
-        if not isinstance(item, Mapping):
+        if not isinstance(item, abc.Mapping):
             raise InvalidRequestError(
                 f"{prefix}: expected a message dict like {{'role': 'user', 'content': '...'}} or a Message, "
                 f"got {type(item).__name__}",
@@ -180,7 +194,7 @@ def make_request(model: str, messages: Any, *, stream: bool = False, **params: A
     tools = coerce_tools(params.pop("tools", None))
     choice_value = params.pop("tool_choice", None)
     extra_value = params.pop("extra", None)
-    if extra_value is not None and not isinstance(extra_value, Mapping):
+    if extra_value is not None and not isinstance(extra_value, abc.Mapping):
         raise InvalidRequestError(
             f"extra: expected a dict of vendor-only parameters, got {type(extra_value).__name__}; "
             "pass extra={'name': value}",
@@ -212,6 +226,9 @@ def make_request(model: str, messages: Any, *, stream: bool = False, **params: A
             raise InvalidRequestError(
                 "tool_choice: 'required' needs at least one tool; pass tools=[...] or use 'auto'", field="tool_choice"
             )
+    fast = _plain_request(model, checked, tools, choice, stream, extra, headers, fields)
+    if fast is not None:
+        return fast
     try:
         return ChatRequest(
             model=model,
@@ -225,6 +242,26 @@ def make_request(model: str, messages: Any, *, stream: bool = False, **params: A
         )
     except ValidationError as exc:
         raise _from_validation_error("", exc, fields) from None
+
+
+def _plain_request(
+    model: Any,
+    messages: List[Message],
+    tools: Optional[List[Tool]],
+    choice: Optional[ToolChoice],
+    stream: Any,
+    extra: Dict[str, Any],
+    headers: Dict[str, str],
+    fields: Dict[str, Any],
+) -> Optional[ChatRequest]:
+    """The request built without pydantic's validation when every value is a plain one
+    (:mod:`llmplex.schema.fastpath`); None sends it through ``ChatRequest(...)``."""
+    if extra:
+        try:
+            check_json(extra, "extra")
+        except ValueError:
+            return None  # ChatRequest(...) words the error
+    return plain_request(model, messages, tools, choice, stream, extra, headers, fields)
 
 
 def from_openai(messages: Sequence[MessageLike]) -> List[Message]:

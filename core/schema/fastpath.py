@@ -1,0 +1,123 @@
+"""The common shapes of a call, checked and built without pydantic's generic validation.
+
+A call's messages are usually plain ``{"role": ..., "content": "..."}`` dicts and its parameters
+plain numbers and strings. For those, this module checks exactly the rules the models'
+validators apply and builds the instances with :func:`~llmplex.schema.model.trusted`: the same
+instances, at a fraction of the cost. Anything else, including every invalid value, returns
+``None`` here and goes through the models' own validation, which words the error; so the
+errors stay the models' and this module never raises.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List, Optional
+
+from .messages import Message
+from .model import trusted
+from .request import ChatRequest, ResponseFormat
+from .tools import Tool, ToolChoice
+
+__all__ = ["encodable", "plain_message", "plain_request"]
+
+# A message of these roles with string content needs nothing else (a tool message needs its
+# tool_call_id, so it takes the full path).
+_PLAIN_ROLES = frozenset({"system", "user", "assistant"})
+
+
+def encodable(text: str) -> bool:
+    """Whether ``text`` can be sent as UTF-8 (no lone surrogate); O(1) for ASCII text."""
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def plain_message(item: Dict[str, Any]) -> Optional[Message]:
+    """The Message of a ``{"role", "content"}`` dict of strings (as ``message_from_openai``
+    builds it), or None when the dict is anything else."""
+    if len(item) != 2:
+        return None
+    role = item.get("role")
+    content = item.get("content")
+    if type(role) is not str or role not in _PLAIN_ROLES or type(content) is not str or not encodable(content):
+        return None
+    return trusted(Message, {"role": role, "content": content})
+
+
+def _number(value: Any, low: float, high: float) -> Optional[float]:
+    # ChatRequest's float fields: ints become floats; booleans, NaN and out-of-range values
+    # are refused by the validators (None here: the full path words the error).
+    kind = type(value)
+    if kind is float or kind is int:
+        number = float(value)
+        if math.isfinite(number) and low <= number <= high:
+            return number
+    return None
+
+
+def _param(name: str, value: Any) -> Any:
+    """``value`` as ChatRequest stores parameter ``name``, or the marker ``_FULL`` when only
+    the full validation can tell (or refuse) it."""
+    kind = type(value)
+    if name == "temperature":
+        number = _number(value, 0.0, 2.0)
+        return _FULL if number is None else number
+    if name == "top_p":
+        number = _number(value, 0.0, 1.0)
+        return _FULL if number is None else number
+    if name in ("max_tokens", "n"):
+        return value if kind is int and value > 0 else _FULL
+    if name == "seed":
+        return value if kind is int else _FULL
+    if name == "user":
+        return value if kind is str and encodable(value) else _FULL
+    if name == "parallel_tool_calls":
+        return value if kind is bool else _FULL
+    if name == "stop":
+        if kind is str:
+            return value if encodable(value) else _FULL
+        if kind is list and all(type(s) is str and encodable(s) for s in value):
+            return list(value)  # validation copies the caller's list
+        return _FULL
+    if name == "response_format":
+        return value if kind is ResponseFormat else _FULL
+    return _FULL
+
+
+_FULL = object()
+
+
+def plain_request(
+    model: Any,
+    messages: List[Message],
+    tools: Optional[List[Tool]],
+    tool_choice: Optional[ToolChoice],
+    stream: Any,
+    extra: Dict[str, Any],
+    headers: Dict[str, str],
+    params: Dict[str, Any],
+) -> Optional[ChatRequest]:
+    """The ChatRequest ``make_request`` would build from these checked parts, or None when a
+    value needs the full validation. ``messages``, ``tools``, ``tool_choice`` and ``headers``
+    are already checked; ``extra`` is checked by the caller (plain JSON)."""
+    if type(model) is not str or not model or not encodable(model) or type(stream) is not bool:
+        return None
+    values: Dict[str, Any] = {
+        "model": model,
+        "messages": messages,
+        "tools": tools,
+        "tool_choice": tool_choice,
+        "stream": stream,
+        "extra": extra,
+        "headers": headers,
+    }
+    for name, value in params.items():
+        checked = _param(name, value)
+        if checked is _FULL:
+            return None
+        values[name] = checked
+    return trusted(ChatRequest, values)
