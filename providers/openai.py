@@ -15,6 +15,7 @@ from llmplex.provider.error_mapping import status_error
 from llmplex.errors import ConfigError, InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
 from llmplex.provider.capabilities import Capabilities
 from llmplex.plugins.hookspecs import hookimpl
+from llmplex.schema import fastpath as fast
 from llmplex.schema.messages import Message
 from llmplex.schema.call_params import check_extra_keys
 from llmplex.schema.openai_format import message_to_openai, tool_choice_to_openai, tool_to_openai
@@ -247,15 +248,19 @@ def parse_usage(data: Any) -> Optional[Usage]:
     if cached is None:
         cached = data.get("prompt_cache_hit_tokens")  # DeepSeek
     reasoning = completion_details.get("reasoning_tokens") if isinstance(completion_details, dict) else None
-    return Usage(
-        prompt_tokens=prompt,
-        completion_tokens=completion,
-        total_tokens=total,
-        cached_tokens=json_int(cached) if cached is not None else None,
-        reasoning_tokens=json_int(reasoning) if reasoning is not None else None,
+    return fast.usage(
+        prompt,
+        completion,
+        total,
+        json_int(cached) if cached is not None else None,
+        json_int(reasoning) if reasoning is not None else None,
     )
 
 
+# The request body's JSON: one encoder, not one built per call by json.dumps' keyword form.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_NO_DELTA: Dict[str, Any] = {}
+_chunk = ChatChunk.positional
 
 
 class OpenAICompatible(Provider):
@@ -295,7 +300,7 @@ class OpenAICompatible(Provider):
             method="POST",
             url=base_url.rstrip("/") + "/chat/completions",
             headers=headers,
-            body=json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+            body=_ENCODER.encode(body).encode("utf-8"),
             framing="sse" if request.stream else "json",
         )
 
@@ -357,7 +362,7 @@ class OpenAICompatible(Provider):
         answers = [self._choice(choice, position, response.body) for position, choice in enumerate(choices)]
         first = answers[0]
         reply_id, reply_model = data.get("id"), data.get("model")
-        return ChatResponse(
+        return fast.reply(
             id=reply_id if isinstance(reply_id, str) else None,
             provider=self.name,
             model=reply_model if isinstance(reply_model, str) else request.model,
@@ -385,19 +390,18 @@ class OpenAICompatible(Provider):
         ]
         reasoning = wire_message.get("reasoning_content") or wire_message.get("reasoning")
         content = wire_message.get("content")
-        message = Message(
-            role="assistant",
-            content=content if isinstance(content, str) else (None if calls else ""),
-            tool_calls=calls or None,
-            reasoning_content=reasoning if isinstance(reasoning, str) else None,
+        message = fast.reply_message(
+            content if isinstance(content, str) else (None if calls else ""),
+            calls or None,
+            reasoning if isinstance(reasoning, str) else None,
         )
         raw_finish = choice.get("finish_reason")
         index = choice.get("index")
-        return Choice(
-            index=index if isinstance(index, int) and not isinstance(index, bool) and index >= 0 else position,
-            message=message,
-            finish_reason=normalise_finish_reason(raw_finish),
-            finish_reason_raw=raw_finish if isinstance(raw_finish, str) else None,
+        return fast.reply_choice(
+            index if isinstance(index, int) and not isinstance(index, bool) and index >= 0 else position,
+            message,
+            normalise_finish_reason(raw_finish),
+            raw_finish if isinstance(raw_finish, str) else None,
         )
 
     def stream_parser(self, request: ChatRequest) -> OpenAIStreamParser:
@@ -494,6 +498,11 @@ class OpenAIStreamParser:
         self.done = False
         # Choice index -> whether a finish reason arrived for it.
         self._finished: Dict[int, bool] = {}
+        self._name = provider.name
+        # Looked up once per stream, not per chunk; the base class's hook finds nothing.
+        hook = provider.in_body_error
+        own = "in_body_error" in vars(provider) or type(provider).in_body_error is not OpenAICompatible.in_body_error
+        self._in_body_error: Optional[Callable[..., Optional[LLMError]]] = hook if own else None
 
     def feed(self, event: SSEEvent) -> List[ChatChunk]:
         data = event.data
@@ -502,46 +511,58 @@ class OpenAIStreamParser:
             return []
         if self.done:
             return []
-        payload = loads_object(data, provider=self.provider.name, what="stream event")
-        if _is_error(payload) or event.event == "error":
+        payload = loads_object(data, provider=self._name, what="stream event")
+        if payload.get("error") or payload.get("object") == "error" or event.event == "error":
             raise self.provider._error_from_payload(200, payload, {}, self.request)
-        vendor_error = self.provider.in_body_error(payload, self.request, raw=data)
-        if vendor_error is not None:
-            raise vendor_error
+        if self._in_body_error is not None:
+            vendor_error = self._in_body_error(payload, self.request, raw=data)
+            if vendor_error is not None:
+                raise vendor_error
+        # JSON gives exact str/int/dict/list types, so type() checks stand for isinstance here
+        # (and keep booleans out of the integers).
         chunk_id = payload.get("id")
-        chunk_id = chunk_id if isinstance(chunk_id, str) else None
+        if type(chunk_id) is not str:
+            chunk_id = None
         model = payload.get("model")
-        model = model if isinstance(model, str) else None
+        if type(model) is not str:
+            model = None
         raw_usage = payload.get("usage")
         usage = parse_usage(raw_usage) if raw_usage else None
         choices = payload.get("choices")
         chunks: List[ChatChunk] = []
-        for choice in iter_dicts(choices):
-            index = choice.get("index", 0)
-            if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-                index = 0
-            delta = choice.get("delta")
-            if not isinstance(delta, dict):
-                delta = {}
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            calls = delta.get("tool_calls")
-            deltas = [self._tool_delta(c) for c in iter_dicts(calls)] if calls else []
-            raw_finish = choice.get("finish_reason")
-            finish = normalise_finish_reason(raw_finish)
-            self._finished[index] = self._finished.get(index, False) or finish is not None
-            chunks.append(
-                ChatChunk.unchecked(
-                    text=json_str(delta.get("content")),
-                    reasoning=reasoning if isinstance(reasoning, str) else "",
-                    tool_calls=deltas,
-                    finish_reason=finish,
-                    finish_reason_raw=raw_finish if finish is not None and isinstance(raw_finish, str) else None,
-                    id=chunk_id,
-                    model=model,
-                    raw=payload,
-                    choice=index,
+        if type(choices) is list:
+            finished = self._finished
+            for choice in choices:
+                if type(choice) is not dict:
+                    continue
+                index = choice.get("index", 0)
+                if type(index) is not int or index < 0:
+                    index = 0
+                delta = choice.get("delta")
+                if type(delta) is not dict:
+                    delta = _NO_DELTA
+                content = delta.get("content")
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                calls = delta.get("tool_calls")
+                raw_finish = choice.get("finish_reason")
+                finish = None if raw_finish is None else normalise_finish_reason(raw_finish)
+                if finish is not None:
+                    finished[index] = True
+                elif index not in finished:
+                    finished[index] = False
+                chunks.append(
+                    _chunk(
+                        content if type(content) is str else "",
+                        reasoning if type(reasoning) is str else "",
+                        [self._tool_delta(c) for c in iter_dicts(calls)] if calls else [],
+                        finish,
+                        raw_finish if finish is not None and type(raw_finish) is str else None,
+                        chunk_id,
+                        model,
+                        payload,
+                        index,
+                    )
                 )
-            )
         if usage is not None:
             if chunks:
                 chunks[-1].usage = usage

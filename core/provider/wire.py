@@ -11,7 +11,7 @@ never calls ``json.loads`` itself (``tests/providers/test_wire.py`` checks every
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Iterable, Optional, Union
+from typing import Any, Callable, Dict, Iterable, Optional, Tuple, Union
 
 from ..errors import MAX_RAW, InvalidRequestError, LLMError, ProtocolError, capped_raw
 
@@ -56,6 +56,12 @@ def _text(data: Payload) -> str:
     return data.lstrip("\ufeff").strip()
 
 
+# json.loads' own scanner, called directly: for the usual payload (an object with nothing
+# around it) that skips json.loads' type dispatch and its two whitespace regex matches, a
+# good part of a short stream event's parse.
+_scan_once: Callable[[str, int], Tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
+
+
 def loads(data: Payload, *, provider: str, what: str = "reply") -> Any:
     """The JSON value in ``data``; ProtocolError (``raw`` = ``data``, capped) if it is not JSON.
 
@@ -63,6 +69,21 @@ def loads(data: Payload, *, provider: str, what: str = "reply") -> Any:
     before a reply). ``what`` names the payload in the message: ``"reply"``, ``"error reply"``,
     ``"stream event"``, ``"frame"``.
     """
+    text: Optional[str] = None
+    if type(data) is str:
+        text = data if data[:1] == "{" else None
+    elif type(data) is bytes and data[:1] == b"{":
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # the full path below says what it is
+    if text is not None:
+        try:
+            value, end = _scan_once(text, 0)
+            if end == len(text):
+                return value
+        except Exception:  # noqa: BLE001 - any failure: the full path below says what it is
+            pass
     try:
         return json.loads(_text(data))
     except RecursionError:

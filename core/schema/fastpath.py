@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional
 
-from .messages import Message
+from .messages import Message, ToolCall
 from .model import trusted
 from .request import ChatRequest, ResponseFormat
+from .response import ChatResponse, Choice, FinishReason, Usage
 from .tools import Tool, ToolChoice
 
-__all__ = ["encodable", "plain_message", "plain_request"]
+__all__ = ["encodable", "plain_message", "plain_request", "reply_message", "reply_choice", "reply", "usage"]
 
 # A message of these roles with string content needs nothing else (a tool message needs its
 # tool_call_id, so it takes the full path).
@@ -121,3 +122,62 @@ def plain_request(
             return None
         values[name] = checked
     return trusted(ChatRequest, values)
+
+
+# -- replies: built by a provider from values it has typed itself --------------------------------
+
+
+def reply_message(content: Optional[str], tool_calls: Optional[List[ToolCall]], reasoning: Optional[str]) -> Message:
+    """``Message(role="assistant", content=..., tool_calls=..., reasoning_content=...)``.
+
+    Text a vendor sent may still hold a lone surrogate (JSON's ``"\\ud800"``): then, and for
+    content None without tool calls, it is the model that refuses it (its error marks it as the
+    vendor's fault, ``llmplex.provider.wire.vendor_fault``)."""
+    values: Dict[str, Any] = {
+        "role": "assistant",
+        "content": content,
+        "tool_calls": tool_calls,
+        "reasoning_content": reasoning,
+    }
+    if (
+        (content is None and tool_calls)
+        or (type(content) is str and encodable(content))
+    ) and (reasoning is None or (type(reasoning) is str and encodable(reasoning))):
+        return trusted(Message, values)
+    return Message(**values)
+
+
+def usage(
+    prompt_tokens: int,
+    completion_tokens: int,
+    total_tokens: int,
+    cached_tokens: Optional[int] = None,
+    reasoning_tokens: Optional[int] = None,
+) -> Usage:
+    """``Usage(...)`` with every field given, from counts the provider made ints."""
+    return trusted(
+        Usage,
+        {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": total_tokens,
+            "cached_tokens": cached_tokens,
+            "reasoning_tokens": reasoning_tokens,
+        },
+    )
+
+
+def reply_choice(
+    index: int, message: Message, finish_reason: Optional[FinishReason], finish_reason_raw: Optional[str]
+) -> Choice:
+    """``Choice(index=..., message=..., finish_reason=..., finish_reason_raw=...)``."""
+    return trusted(
+        Choice,
+        {"index": index, "message": message, "finish_reason": finish_reason, "finish_reason_raw": finish_reason_raw},
+    )
+
+
+def reply(**values: Any) -> ChatResponse:
+    """``ChatResponse(**values)`` for a provider's parsed reply: ``choices`` (non-empty, the
+    first holding ``message``) and typed values; no field the model does not have."""
+    return trusted(ChatResponse, values)

@@ -15,7 +15,7 @@ a ``role``) are accepted wherever a message dict is.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Mapping, Sequence, TypeVar, Union
+from typing import Any, Callable, Dict, FrozenSet, List, Mapping, Sequence, TypeVar, Union
 
 from pydantic import BaseModel, ValidationError
 
@@ -51,6 +51,7 @@ _MODELLED_KEYS = MODELLED_KEYS
 _CALL_KEYS = ("id", "type", "function")
 
 MessageLike = Union[Message, Mapping[str, Any]]
+_NO_NULLS: FrozenSet[str] = frozenset()
 
 #: Keys of OpenAI's assistant message that other vendors do not know; ``null`` means absent.
 OPENAI_ONLY_NULLS = ("refusal", "annotations", "audio", "function_call")
@@ -220,11 +221,24 @@ def message_to_openai(message: MessageLike, *, openai_nulls: bool = True) -> Dic
     wire of any vendor; they mean "absent" there too)."""
     if not isinstance(message, Message):
         message = message_from_openai(message)
-    out: Dict[str, Any] = {"role": message.role}
+    # The private attribute read directly: ``message._null_keys`` goes through pydantic's
+    # __getattr__, a good part of translating a plain message.
+    private = message.__pydantic_private__
+    nulls: FrozenSet[str] = private.get("_null_keys", _NO_NULLS) if private else _NO_NULLS
     content = message.content
+    if (
+        type(content) is str
+        and not nulls
+        and message.name is None
+        and message.tool_calls is None
+        and message.tool_call_id is None
+        and message.reasoning_content is None
+        and not message.extra
+    ):
+        return {"role": message.role, "content": content}  # the common plain turn
+    out: Dict[str, Any] = {"role": message.role}
     if content is not None or "content" in message.model_fields_set:
         out["content"] = content if not isinstance(content, list) else [_part_to_openai(p) for p in content]
-    nulls = message._null_keys
     if message.name is not None or "name" in nulls:
         out["name"] = message.name
     if message.tool_calls is not None:

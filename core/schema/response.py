@@ -113,6 +113,11 @@ class ChatResponse(BaseModel):
         return list(self.message.tool_calls or [])
 
 
+# BaseModel's own __setattr__ validates and tracks fields; unchecked chunks set its slots.
+_setattr = object.__setattr__
+_new = object.__new__
+
+
 class ToolCallDelta(BaseModel):
     """A fragment of a streamed tool call, with the keys the vendor sent (``index``, ``id``,
     either or both). :class:`~llmplex.schema.accumulator.StreamAccumulator` decides which call a
@@ -167,11 +172,41 @@ class ChatChunk(BaseModel):
         costs more per chunk than decoding its JSON. This sets the same attributes
         ``model_construct`` does, with every field given.
         """
-        chunk = cls.__new__(cls)
-        values = {
+        return cls.positional(
+            text,
+            reasoning,
+            tool_calls if tool_calls is not None else [],
+            finish_reason,
+            finish_reason_raw,
+            id,
+            model,
+            raw,
+            choice,
+            usage,
+            provider_state if provider_state is not None else {},
+        )
+
+    @classmethod
+    def positional(
+        cls,
+        text: str,
+        reasoning: str,
+        tool_calls: List[ToolCallDelta],
+        finish_reason: Optional[FinishReason],
+        finish_reason_raw: Optional[str],
+        id: Optional[str],  # noqa: A002 - the field's name
+        model: Optional[str],
+        raw: Any,
+        choice: int,
+        usage: Optional[Usage] = None,
+        provider_state: Optional[Dict[str, Any]] = None,
+    ) -> ChatChunk:
+        """:meth:`unchecked` with its values in order: the per-chunk call of a stream parser."""
+        chunk = _new(cls)
+        _setattr(chunk, "__dict__", {
             "text": text,
             "reasoning": reasoning,
-            "tool_calls": tool_calls if tool_calls is not None else [],
+            "tool_calls": tool_calls,
             "finish_reason": finish_reason,
             "finish_reason_raw": finish_reason_raw,
             "usage": usage,
@@ -180,13 +215,11 @@ class ChatChunk(BaseModel):
             "raw": raw,
             "provider_state": provider_state if provider_state is not None else {},
             "choice": choice,
-        }
-        object.__setattr__(chunk, "__dict__", values)
-        object.__setattr__(chunk, "__pydantic_fields_set__", set(values))
-        object.__setattr__(chunk, "__pydantic_extra__", None)
-        object.__setattr__(chunk, "__pydantic_private__", None)
+        })
+        _setattr(chunk, "__pydantic_fields_set__", _CHUNK_FIELDS.copy())
+        _setattr(chunk, "__pydantic_extra__", None)
+        _setattr(chunk, "__pydantic_private__", None)
         return chunk
-
 
     @classmethod
     def from_response(cls, reply: ChatResponse) -> ChatChunk:
@@ -221,3 +254,7 @@ class ChatChunk(BaseModel):
             ))
         chunks[-1].usage = reply.usage
         return chunks
+
+
+# Copied per chunk (pydantic adds to a model's fields set on assignment, so it is not shared).
+_CHUNK_FIELDS = set(ChatChunk.model_fields)

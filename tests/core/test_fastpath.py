@@ -149,3 +149,55 @@ def test_trusted_fills_defaults_and_fresh_containers() -> None:
     assert one._null_keys == frozenset()
     assert _required_missing(Message, {"content": "a"}) == ["role"]
     assert Message in _FACTS
+
+
+# -- replies ----------------------------------------------------------------------------------
+
+from llmplex.schema import fastpath as fast  # noqa: E402
+from llmplex.schema.messages import ToolCall  # noqa: E402
+from llmplex.schema.response import ChatChunk, ChatResponse, Choice, Usage  # noqa: E402
+
+
+@settings(max_examples=100, deadline=None)
+@given(content=st.one_of(st.none(), texts), reasoning=st.one_of(st.none(), texts), calls=st.booleans())
+def test_reply_parts_are_the_validated_ones(content: Any, reasoning: Any, calls: bool) -> None:
+    def tool_calls() -> Any:  # a fresh list each: a provider hands its list over
+        return [ToolCall(id="c1", name="f", raw_arguments="{}")] if calls else None
+
+    if content is None and not calls:
+        with pytest.raises(InvalidRequestError) as caught:
+            fast.reply_message(content, tool_calls(), reasoning)
+        assert caught.value.field == "content"
+        return
+    message = fast.reply_message(content, tool_calls(), reasoning)
+    same_instance(message, Message(role="assistant", content=content, tool_calls=tool_calls(), reasoning_content=reasoning))
+    choice = fast.reply_choice(1, message, "stop", "end")
+    same_instance(choice, Choice(index=1, message=message, finish_reason="stop", finish_reason_raw="end"))
+    usage = fast.usage(3, 1, 4, None, 2)
+    same_instance(usage, Usage(prompt_tokens=3, completion_tokens=1, total_tokens=4, cached_tokens=None, reasoning_tokens=2))
+    values: Dict[str, Any] = dict(id="r", provider="p", model="m", message=message, finish_reason="stop",
+                                  finish_reason_raw="end", usage=usage)
+    same_instance(fast.reply(**values, raw={"a": 1}, choices=[choice]),
+                  ChatResponse(**values, raw={"a": 1}, choices=[choice]))
+
+
+@pytest.mark.parametrize("where", ["content", "reasoning"])
+def test_reply_text_with_a_lone_surrogate_is_refused_by_the_model(where: str) -> None:
+    with pytest.raises(InvalidRequestError) as caught:
+        if where == "content":
+            fast.reply_message("a\ud800", None, None)
+        else:
+            fast.reply_message("ok", None, "\udc00")
+    assert getattr(caught.value, "from_schema", False)  # the vendor's fault (wire.vendor_fault)
+
+
+def test_positional_chunk_is_the_unchecked_and_the_validated_one() -> None:
+    args = ("t", "r", [], "stop", "end", "id", "m", "raw", 2)
+    positional = ChatChunk.positional(*args)
+    keywords = dict(text="t", reasoning="r", tool_calls=[], finish_reason="stop", finish_reason_raw="end", id="id",
+                    model="m", raw="raw", choice=2)
+    same_instance(positional, ChatChunk.unchecked(**keywords))
+    validated = ChatChunk(**keywords, usage=None, provider_state={})
+    same_instance(positional, validated)
+    positional.usage = Usage()  # assignment still tracked per instance
+    assert ChatChunk.positional(*args).model_fields_set == validated.model_fields_set

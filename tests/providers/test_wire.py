@@ -6,10 +6,13 @@ provider, so the next one is covered without being named here."""
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 from typing import Any, Iterator, List, Tuple
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import SecretStr
 
 import llmplex.providers
@@ -173,3 +176,37 @@ def test_loads_object_refuses_json_that_is_no_object_with_raw_capped() -> None:
         loads_object(text, provider="p", what="stream event")
     assert caught.value.message == "p stream event is not an object"
     assert caught.value.raw is not None and len(caught.value.raw) <= RAW_LIMIT
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    value=st.dictionaries(st.text(max_size=5), JSON_VALUES, max_size=4),
+    before=st.sampled_from(["", " ", "\n", "\ufeff", "\ufeff\n "]),
+    after=st.sampled_from(["", " ", "\n\n", "x", "}", ",1"]),
+    as_bytes=st.booleans(),
+)
+def test_loads_fast_path_agrees_with_json_loads(value: Any, before: str, after: str, as_bytes: bool) -> None:
+    # An object with nothing around it skips json.loads' wrapper; everything else, valid or
+    # not, must come out exactly as the full path says.
+    text = before + json.dumps(value, ensure_ascii=bool(as_bytes and len(value) % 2)) + after
+    payload: Any = text.encode("utf-8", "surrogatepass") if as_bytes else text
+    try:
+        expected: Any = json.loads(text.lstrip("\ufeff").strip())
+    except ValueError:
+        expected = ProtocolError
+    if expected is ProtocolError:
+        with pytest.raises(ProtocolError, match="is not valid JSON") as info:
+            loads(payload, provider="v")
+        assert info.value.raw == payload[:RAW_LIMIT]
+    elif as_bytes and not text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") == text:
+        with pytest.raises(ProtocolError):  # a surrogate in raw bytes is not UTF-8
+            loads(payload, provider="v")
+    else:
+        assert loads(payload, provider="v") == expected
