@@ -174,6 +174,8 @@ def admit(
     Raises ``InvalidRequestError`` (with ``.field``) for a feature the declaration lacks, and
     for a dropped parameter when ``strict`` is on.
     """
+    if not caps.dropped and _plain(caps, request):
+        return request, []  # nothing to drop and nothing a declaration can refuse
     refuse = _Refusal(caps, provider)
     update: Dict[str, Any] = {}
     notes: List[str] = []
@@ -191,6 +193,28 @@ def admit(
         update[name] = None
     _check(caps, request, refuse, update)
     return (request.model_copy(update=update) if update else request), notes
+
+
+def _plain(caps: Capabilities, request: ChatRequest) -> bool:
+    """Whether ``request`` uses none of the optional features (the usual call: text turns and
+    no parameters), so that no declaration can refuse it: the per-call fast path of admit."""
+    if (
+        request.tools
+        or request.parallel_tool_calls is not None
+        or request.response_format is not None
+        or request.n is not None
+        or request.stop is not None
+        or request.seed is not None
+        or request.temperature is not None
+        or request.top_p is not None
+        or (request.stream and not caps.streaming)
+        or caps.system_messages != "many"
+    ):
+        return False
+    for message in request.messages:
+        if type(message.content) is not str and message.content is not None:
+            return False  # parts: images are checked by the full path
+    return True
 
 
 class _Refusal:

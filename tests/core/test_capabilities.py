@@ -249,3 +249,41 @@ def test_a_refusal_reaches_the_on_error_hook_and_the_call_log(caplog: pytest.Log
             c.chat("p/m", HI, n=2)
     assert seen == [("p", "m", 1, "InvalidRequestError", "n")]
     assert any("InvalidRequestError" in r.getMessage() or "n:" in r.getMessage() for r in caplog.records)
+
+
+def test_admits_fast_path_is_taken_only_where_the_full_checks_find_nothing() -> None:
+    from llmplex.provider import capabilities as module
+
+    declarations = [
+        Capabilities(),
+        Capabilities(streaming=False),
+        Capabilities(system_messages="one"),
+        Capabilities(system_messages="none"),
+        Capabilities(dropped={"temperature": "no sampling knobs"}, temperature=None),
+        Capabilities(image_url=False, image_data=False),
+    ]
+    turns = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+    image = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "https://x/a.png"}}]}]
+    requests = [
+        make_request("m", turns),
+        make_request("m", turns, stream=True),
+        make_request("m", [turns[1]], temperature=0.5),
+        make_request("m", image),
+        make_request("m", [turns[1]], stop="x"),
+    ]
+    for caps in declarations:
+        for request in requests:
+            full_update: Dict[str, Any] = {}
+            try:
+                module._check(caps, request, module._Refusal(caps, "p"), full_update)
+                refused = False
+            except llmplex.InvalidRequestError:
+                refused = True
+            if not caps.dropped and module._plain(caps, request):
+                assert not refused and not full_update
+                assert admit(caps, request, provider="p") == (request, [])
+    # The plain call is the usual one: it takes the fast path on the default declaration.
+    assert module._plain(Capabilities(), requests[0])
+    assert module._plain(Capabilities(), requests[1])
+    assert not module._plain(Capabilities(streaming=False), requests[1])
+    assert not module._plain(Capabilities(system_messages="one"), requests[0])
