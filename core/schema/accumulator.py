@@ -22,6 +22,7 @@ from collections import deque
 from typing import Any, Deque, Dict, List, Optional, Union
 
 from ..errors import ProtocolError
+from . import fastpath as fast
 from .messages import Message, ToolCall, parse_arguments
 from .response import ChatChunk, ChatResponse, Choice, FinishReason, Usage
 
@@ -236,10 +237,15 @@ class StreamAccumulator:
 def tool_call_from_vendor(call_id: str, name: str, raw_arguments: Any, *, provider: str, payload: Any) -> ToolCall:
     """A ToolCall from a vendor reply; arguments may be a JSON string or an object."""
     if isinstance(raw_arguments, dict):
-        return ToolCall(id=call_id, name=name, arguments=raw_arguments)
+        return fast.vendor_tool_call(call_id, name, raw_arguments, None) or ToolCall(
+            id=call_id, name=name, arguments=raw_arguments
+        )
     raw = raw_arguments if isinstance(raw_arguments, str) else ""
     try:
-        return ToolCall(id=call_id, name=name, arguments=parse_arguments(raw), raw_arguments=raw)
+        arguments = parse_arguments(raw)
+        return fast.vendor_tool_call(call_id, name, arguments, raw) or ToolCall(
+            id=call_id, name=name, arguments=arguments, raw_arguments=raw
+        )
     except ValueError as exc:
         raise ProtocolError(
             f"tool call {name!r} arguments from the vendor are not a JSON object: {exc}",

@@ -10,16 +10,28 @@ errors stay the models' and this module never raises.
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any, Dict, List, Optional
 
+from .invalid import FieldValueError
+from .jsonvalue import check_json
 from .messages import Message, ToolCall
 from .model import trusted
 from .request import ChatRequest, ResponseFormat
 from .response import ChatResponse, Choice, FinishReason, Usage
 from .tools import Tool, ToolChoice
 
-__all__ = ["encodable", "plain_message", "plain_request", "reply_message", "reply_choice", "reply", "usage"]
+__all__ = [
+    "encodable",
+    "plain_message",
+    "plain_request",
+    "reply_message",
+    "reply_choice",
+    "reply",
+    "usage",
+    "vendor_tool_call",
+]
 
 # A message of these roles with string content needs nothing else (a tool message needs its
 # tool_call_id, so it takes the full path).
@@ -181,3 +193,22 @@ def reply(**values: Any) -> ChatResponse:
     """``ChatResponse(**values)`` for a provider's parsed reply: ``choices`` (non-empty, the
     first holding ``message``) and typed values; no field the model does not have."""
     return trusted(ChatResponse, values)
+
+
+def vendor_tool_call(call_id: str, name: str, arguments: Dict[str, Any], raw: Optional[str]) -> Optional[ToolCall]:
+    """``ToolCall(id=..., name=..., arguments=..., raw_arguments=raw)`` for arguments a vendor
+    sent (``raw`` the text they were parsed from; None when they came as an object, which is
+    then serialised as ToolCall does); None when the model must say what is wrong."""
+    if type(call_id) is not str or type(name) is not str or type(arguments) is not dict:
+        return None
+    if not (encodable(call_id) and encodable(name)):
+        return None
+    try:
+        check_json(arguments, "arguments")  # parsed JSON may still hold NaN, lone surrogates, depth
+    except FieldValueError:
+        return None
+    if raw is None:
+        raw = json.dumps(arguments, ensure_ascii=False)  # as ToolCall serialises an object
+    elif type(raw) is not str or not encodable(raw) or (raw == "" and arguments):
+        return None
+    return trusted(ToolCall, {"id": call_id, "name": name, "arguments": dict(arguments), "raw_arguments": raw})

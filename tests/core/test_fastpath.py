@@ -201,3 +201,35 @@ def test_positional_chunk_is_the_unchecked_and_the_validated_one() -> None:
     same_instance(positional, validated)
     positional.usage = Usage()  # assignment still tracked per instance
     assert ChatChunk.positional(*args).model_fields_set == validated.model_fields_set
+
+
+ARGUMENTS = st.dictionaries(
+    st.text(max_size=4),
+    st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5),
+                 lambda inner: st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=3), inner, max_size=2),
+                 max_leaves=6),
+    max_size=3,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(arguments=ARGUMENTS, as_text=st.booleans(), name=st.sampled_from(["f", "get_weather", "bad\ud800"]))
+def test_a_vendor_tool_call_is_the_validated_one_or_left_to_the_model(arguments: Any, as_text: bool, name: str) -> None:
+    import json
+
+    raw = json.dumps(arguments) if as_text else None
+    fast_call = fast.vendor_tool_call("call_1", name, arguments, raw)
+    try:
+        full = ToolCall(id="call_1", name=name, arguments=arguments, **({"raw_arguments": raw} if as_text else {}))
+    except InvalidRequestError:
+        assert fast_call is None  # NaN, a lone surrogate: the model words the refusal
+        return
+    if fast_call is not None:
+        same_instance(fast_call, full)
+
+
+def test_vendor_tool_call_leaves_odd_values_to_the_model() -> None:
+    assert fast.vendor_tool_call("c", "f", {"x": float("nan")}, None) is None
+    assert fast.vendor_tool_call("c", "f", {"x": 1}, "") is None  # ToolCall fills the empty text
+    assert fast.vendor_tool_call(1, "f", {}, "{}") is None  # type: ignore[arg-type]
+    assert fast.vendor_tool_call("c", "f", {}, "{}") == ToolCall(id="c", name="f", raw_arguments="{}")
