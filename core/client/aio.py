@@ -24,6 +24,7 @@ from ..schema.accumulator import StreamAccumulator
 from ..schema.response import ChatChunk, ChatResponse
 from ..transport.limits import Limits
 from .callloop import Attempt, CallLoop, _assembled
+from .answers import with_call_headers
 from .observe import redact_wire
 from .tokens import exchange_call
 
@@ -46,45 +47,45 @@ async def asleep(clock: Clock, seconds: float) -> None:
         clock.sleep(seconds)
 
 
-# -- the driver ------------------------------------------------------------------------------
+# -- the drivers -----------------------------------------------------------------------------
 async def _aexecute(client: Client, plan: CallLoop) -> AsyncGenerator[Union[ChatChunk, ChatResponse], None]:
-    """Yields each chunk of a stream and, last, the reply (a ChatResponse)."""
-    for _ in plan.entries():
-        while True:
-            job = plan.begin()
-            delivered = 0
-            try:
-                plan.check()
-                if plan.stream:
-                    accumulator = plan.accumulator(job)
-                    async with AsyncExitStack() as stack:
-                        async for chunk in _stream_once(client, job, stack, accumulator):
-                            delivered += 1
-                            yield chunk
-                    response = _assembled(accumulator, job.provider.name)
-                else:
-                    response = await _chat_once(client, job)
-            except LLMError as exc:
-                delay = plan.failed(exc, job, delivered)
-                if delay is None:
-                    break  # next chain entry
+    """A stream's driver: yields each chunk and, last, the reply (a ChatResponse)."""
+    while True:
+        job = plan.begin()
+        delivered = 0
+        try:
+            plan.check()
+            accumulator = plan.accumulator(job)
+            async with AsyncExitStack() as stack:
+                async for chunk in _stream_once(client, job, stack, accumulator):
+                    delivered += 1
+                    yield chunk
+            response = _assembled(accumulator, job.provider.name)
+        except LLMError as exc:
+            delay = plan.failed(exc, job, delivered)
+            if delay is not None:
                 await asleep(client.clock, delay)
-                continue
-            yield plan.succeeded(job, response)
-            return
+            continue
+        yield plan.succeeded(job, response)
+        return
 
 
 async def achat(client: Client, chain: List[str], requested: str, messages: Any, params: Dict[str, Any],
                 options: Dict[str, Any]) -> ChatResponse:
+    """A non-streamed call's driver: plain coroutines, no generator between the caller and the
+    transport."""
     plan = CallLoop(client, chain, requested, messages, params, options, stream=False)
-    calls = _aexecute(client, plan)
-    try:
-        async for item in calls:
-            assert isinstance(item, ChatResponse)
-            return item
-    finally:
-        await calls.aclose()
-    raise AssertionError("the call loop ended without a reply or an error")  # pragma: no cover
+    while True:
+        job = plan.begin()
+        try:
+            plan.check()
+            response = await _chat_once(client, job)
+        except LLMError as exc:
+            delay = plan.failed(exc, job, 0)
+            if delay is not None:
+                await asleep(client.clock, delay)
+            continue
+        return plan.succeeded(job, response)
 
 
 # -- one attempt -----------------------------------------------------------------------------
@@ -93,27 +94,21 @@ async def _send_prelude(client: Client, job: Attempt) -> WireRequest:
     if delay is not None:
         await asleep(client.clock, delay)
         job.timeouts = job.timeouts.clamped(job.deadline.remaining())
-    wire = await _build(client, job)
+    provider, request = job.provider, job.request
+    token = job.token = await _token(client, job) if client._exchanges_tokens(provider) else None
+    wire = with_call_headers(provider.build_request(request, now=client.clock.now(), token=token), request,
+                             provider.name).masked_by(client.redactor)
     client._announce(job, wire)
     return wire
-
-
-async def _build(client: Client, job: Attempt, *, timeouts: Any = None) -> WireRequest:
-    from .answers import with_call_headers
-
-    provider, request = job.provider, job.request
-    token = await _token(client, job)
-    job.token = token
-    wire = with_call_headers(provider.build_request(request, now=client.clock.now(), token=token), request,
-                             provider.name)
-    return wire.masked_by(client.redactor)
 
 
 async def _token(client: Client, job: Attempt) -> Optional[str]:
     provider = job.provider
 
     async def send(wire: WireRequest) -> WireResponse:
-        client.plugins.hook.llmplex_before_request(call=exchange_call(job.call, redact_wire(wire, client.redactor)))
+        hook = client.plugins.hook.llmplex_before_request
+        if getattr(hook, "wanted", True):
+            hook(call=exchange_call(job.call, redact_wire(wire, client.redactor)))
         response: WireResponse = await client.ahttp.send(
             wire, job.timeouts, deadline=job.deadline, limits=_limits(client, job), provider=provider.name)
         return response
@@ -133,17 +128,19 @@ def _limits(client: Client, job: Attempt) -> Optional[Limits]:
 async def _chat_once(client: Client, job: Attempt) -> ChatResponse:
     provider, request = job.provider, job.request
     if not provider.capabilities_for(request.model).non_streaming:
-        streamed = Attempt(provider, request.model_copy(update={"stream": True}), job.call, job.timeouts,
-                           job.deadline, job.wait)
+        # As Client._chat_once: the attempt streams the same request.
+        job.request = request.model_copy(update={"stream": True})
         accumulator = StreamAccumulator(provider=provider.name, model=request.model)
-        async with AsyncExitStack() as stack:
-            async for _ in _stream_once(client, streamed, stack, accumulator):
-                pass
-        job.estimated_tokens = streamed.estimated_tokens
+        try:
+            async with AsyncExitStack() as stack:
+                async for _ in _stream_once(client, job, stack, accumulator):
+                    pass
+        finally:
+            job.request = request
         return _assembled(accumulator, provider.name)
     wire = await _send_prelude(client, job)
-    response = await client.ahttp.send(wire, job.timeouts, deadline=job.deadline, limits=_limits(client, job),
-                                       provider=provider.name)
+    response = await client.ahttp.send(wire, job.timeouts, deadline=job.deadline,
+                                       limits=client._limits.get(provider.name), provider=provider.name)
     reply: ChatResponse = client._chat_reply(job, response)
     return reply
 
@@ -333,6 +330,8 @@ async def abatch(client: Client, model: str, conversations: Sequence[Any], *, co
 
 async def aprepare_token(client: Client, job: Attempt) -> Optional[str]:
     """The token ``aprepare`` signs with (fetched or reused, on the event loop)."""
+    if not client._exchanges_tokens(job.provider):
+        return None
     return await _token(client, job)
 
 

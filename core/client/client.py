@@ -73,6 +73,8 @@ __all__ = ["Client", "ChatStream", "FALLBACK_ON"]
 _RAW_LIMIT = MAX_RAW
 # The one-attempt helpers' name for an attempt (the loop's rules live in callloop).
 _Attempt = Attempt
+# Call options that change a call's retry policy or timeouts (see Client._call_settings).
+_SETTING_OPTIONS = ("retry", "max_retries", "timeout", "total_timeout")
 
 
 class Client:
@@ -108,6 +110,10 @@ class Client:
         self._limits: Dict[str, Optional[Limits]] = {}
         self._tokens = TokenCache(self.clock.now, self.redactor)
         self._warned: Set[Tuple[str, str]] = set()
+        # Per provider: (self.retry, self.timeouts, policy, timeouts) of a call without retry or
+        # timeout options, and whether it exchanges tokens (see _call_settings, _token).
+        self._settings: Dict[str, Tuple[RetryPolicy, Timeouts, RetryPolicy, Timeouts]] = {}
+        self._exchanges: Dict[str, bool] = {}
         self._lock = threading.Lock()
         # urllib3 and websockets print request lines and headers at DEBUG: mask secrets there.
         install_log_filters()
@@ -143,6 +149,9 @@ class Client:
     # -- providers ---------------------------------------------------------------------------
     def provider(self, name: str) -> Provider:
         """The provider instance for a configured or registered name (credentials resolved)."""
+        found = self._providers.get(name)  # made once, then only read: no lock needed
+        if found is not None:
+            return found
         with self._lock:
             found = self._providers.get(name)
             if found is not None:
@@ -231,13 +240,18 @@ class Client:
 
             return structured.chat(self, model, messages, **params)
         options = pop_call_options(params, method="chat")
-        calls = self._execute(self.config.resolve_model(model), model, messages, params, options, stream=False)
+        plan = CallLoop(self, self.config.resolve_model(model), model, messages, params, options, stream=False)
         while True:
+            job = plan.begin()
             try:
-                next(calls)
-            except StopIteration as finished:
-                result: ChatResponse = finished.value
-                return result
+                plan.check()
+                response = self._chat_once(job)
+            except LLMError as exc:
+                delay = plan.failed(exc, job, 0)
+                if delay is not None:
+                    self.clock.sleep(delay)
+                continue
+            return plan.succeeded(job, response)
 
     def stream(self, model: str, messages: Any, **params: Any) -> ChatStream:
         """Stream a reply. Iterate for ``ChatChunk``s; ``.response`` holds the assembled reply."""
@@ -418,41 +432,41 @@ class Client:
         been yielded.
         """
         plan = CallLoop(self, chain, requested, messages, params, options, stream=stream)
-        for _ in plan.entries():
-            while True:
-                job = plan.begin()
-                delivered = 0
-                try:
-                    plan.check()
-                    if stream:
-                        accumulator = plan.accumulator(job)
-                        with ExitStack() as stack:
-                            for chunk in self._stream_once(job, stack, accumulator):
-                                delivered += 1
-                                yield chunk
-                        response = _assembled(accumulator, job.provider.name)
-                    else:
-                        response = self._chat_once(job)
-                except LLMError as exc:
-                    delay = plan.failed(exc, job, delivered)
-                    if delay is None:
-                        break  # next chain entry
+        while True:
+            job = plan.begin()
+            delivered = 0
+            try:
+                plan.check()
+                if stream:
+                    accumulator = plan.accumulator(job)
+                    with ExitStack() as stack:
+                        for chunk in self._stream_once(job, stack, accumulator):
+                            delivered += 1
+                            yield chunk
+                    response = _assembled(accumulator, job.provider.name)
+                else:
+                    response = self._chat_once(job)
+            except LLMError as exc:
+                delay = plan.failed(exc, job, delivered)
+                if delay is not None:
                     self.clock.sleep(delay)
-                    continue
-                return plan.succeeded(job, response)
-        raise ConfigError("empty model chain", field="model")  # pragma: no cover - resolve_model never returns []
+                continue
+            return plan.succeeded(job, response)
 
     # -- one attempt -------------------------------------------------------------------------
     def _chat_once(self, job: _Attempt) -> ChatResponse:
         provider, request = job.provider, job.request
         if not provider.capabilities_for(request.model).non_streaming:
-            streamed = _Attempt(provider, request.model_copy(update={"stream": True}), job.call, job.timeouts,
-                                job.deadline, job.wait)
+            # The attempt streams the same request (what it sent, its token and its limiter
+            # slot stay on ``job``, for the hooks and the settlement).
+            job.request = request.model_copy(update={"stream": True})
             accumulator = StreamAccumulator(provider=provider.name, model=request.model)
-            with ExitStack() as stack:
-                for _ in self._stream_once(streamed, stack, accumulator):
-                    pass
-            job.estimated_tokens = streamed.estimated_tokens
+            try:
+                with ExitStack() as stack:
+                    for _ in self._stream_once(job, stack, accumulator):
+                        pass
+            finally:
+                job.request = request
             return _assembled(accumulator, provider.name)
         wire = self._send_prelude(job)
         response = self.http.send(wire, job.timeouts, deadline=job.deadline, limits=self._limits.get(provider.name),
@@ -501,8 +515,25 @@ class Client:
         )
 
     def _announce(self, job: _Attempt, wire: WireRequest) -> None:
-        job.call.wire = redact_wire(wire, self.redactor)
-        self.plugins.hook.llmplex_before_request(call=job.call)
+        job.wire = wire
+        hook = self.plugins.hook.llmplex_before_request
+        if getattr(hook, "wanted", True):
+            job.call.wire = redact_wire(wire, self.redactor)
+            hook(call=job.call)
+
+    def _call_settings(self, provider: Provider, options: Mapping[str, Any]) -> Tuple[RetryPolicy, Timeouts]:
+        """The retry policy and timeouts of a call to ``provider``: worked out once per provider
+        for calls without their own ``retry``/``max_retries``/``timeout``/``total_timeout``
+        (again if ``client.retry`` or ``client.timeouts`` is replaced)."""
+        if options and any(key in options for key in _SETTING_OPTIONS):
+            return (call_policy(provider, self.config.defaults, self.retry, options),
+                    call_timeouts(provider, self.config.defaults, self.timeouts, options))
+        cached = self._settings.get(provider.name)
+        if cached is None or cached[0] is not self.retry or cached[1] is not self.timeouts:
+            cached = (self.retry, self.timeouts, call_policy(provider, self.config.defaults, self.retry, {}),
+                      call_timeouts(provider, self.config.defaults, self.timeouts, {}))
+            self._settings[provider.name] = cached
+        return cached[2], cached[3]
 
     def _stream_once(self, job: _Attempt, stack: ExitStack, accumulator: StreamAccumulator) -> Iterator[ChatChunk]:
         """Chunks of one attempt; on error the accumulator still holds what arrived."""
@@ -628,10 +659,13 @@ class Client:
                job: Optional[_Attempt] = None) -> Optional[str]:
         """The provider's short-lived token (see :mod:`llmplex.client.tokens`); the exchange
         runs inside the attempt, with its timeouts, deadline and hooks."""
+        if not self._exchanges_tokens(provider):
+            return None
 
         def send(wire: WireRequest) -> WireResponse:
-            if job is not None:
-                self.plugins.hook.llmplex_before_request(call=exchange_call(job.call, redact_wire(wire, self.redactor)))
+            hook = self.plugins.hook.llmplex_before_request
+            if job is not None and getattr(hook, "wanted", True):
+                hook(call=exchange_call(job.call, redact_wire(wire, self.redactor)))
             return self.http.send(wire, job.timeouts if job else timeouts, deadline=job.deadline if job else None,
                                   limits=self._limits.get(provider.name), provider=provider.name)
 
@@ -639,6 +673,14 @@ class Client:
             provider, send, lambda response: self._http_error(provider, response, request),
             wait=job.deadline.remaining() if job is not None else None,
         )
+
+    def _exchanges_tokens(self, provider: Provider) -> bool:
+        """False for a provider whose class has no token exchange (most): the token cache,
+        its lock and its lookups are skipped for it."""
+        found = self._exchanges.get(provider.name)
+        if found is None:
+            found = self._exchanges[provider.name] = type(provider).token_request is not Provider.token_request
+        return found
 
     # -- errors ------------------------------------------------------------------------------
     def _http_error(self, provider: Provider, response: WireResponse, request: ChatRequest) -> LLMError:

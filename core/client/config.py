@@ -181,6 +181,11 @@ class Config:
             raise ConfigError(f"config must be a table (dict), got {type(data).__name__}", field="config")
         data = dict(data or {})
         self.source = source
+        # A Config does not change once loaded, and every call asks what its model name
+        # resolves to and what each chain entry's default parameters are: worked out once.
+        self._resolved: Dict[str, List[Tuple[str, Dict[str, Any]]]] = {}
+        self._own_params: Dict[str, Dict[str, Any]] = {}
+        self._entry_params: Dict[Tuple[str, int, str], Dict[str, Any]] = {}
         _check_keys(data, _SECTIONS, "config")
         providers = data.get("providers", {})
         models = data.get("models", {})
@@ -320,10 +325,14 @@ class Config:
 
     def provider_params(self, name: str) -> Dict[str, Any]:
         """The default request parameters of ``[providers.NAME]`` (``temperature = 0.2``, ...)."""
-        raw = self._providers.get(name, {})
-        params = request_param_names()
-        own = {k: v for k, v in raw.items() if k in params}
-        return _interpolate(own, f"providers.{name}") if own else {}
+        found = self._own_params.get(name)
+        if found is None:
+            raw = self._providers.get(name, {})
+            params = request_param_names()
+            own = {k: v for k, v in raw.items() if k in params}
+            found = _interpolate(own, f"providers.{name}") if own else {}
+            _remember(self._own_params, name, found)
+        return dict(found)
 
     def resolve_model(self, model: str) -> List[str]:
         """``alias`` or ``provider/model`` as a chain of ``provider/model`` strings."""
@@ -333,6 +342,9 @@ class Config:
         """The chain of ``model`` with each entry's alias parameters (outer aliases win)."""
         if not isinstance(model, str):
             raise ConfigError(f"model must be a string like 'provider/model', got {type(model).__name__}", field="model")
+        found = self._resolved.get(model)
+        if found is not None:
+            return list(found)
         out: List[Tuple[str, Dict[str, Any]]] = []
         self._expand(model, {}, [], out)
         for entry, _ in out:
@@ -344,7 +356,8 @@ class Config:
                     f"(aliases: {', '.join(sorted(self.models)) or 'none'})",
                     field="model",
                 )
-        return out
+        _remember(self._resolved, model, out)
+        return list(out)
 
     def _expand(self, name: str, params: Dict[str, Any], path: List[str], out: List[Tuple[str, Dict[str, Any]]]) -> None:
         if name not in self.models:
@@ -368,16 +381,36 @@ class Config:
     def call_params(self, requested: str, position: int, provider: str, params: Mapping[str, Any]) -> Dict[str, Any]:
         """The request parameters of chain entry ``position`` of ``requested``: the call's own,
         over the alias's, over ``[providers.NAME]``'s. ``extra`` is merged key by key."""
-        entries = self.resolve(requested)
-        alias = entries[position][1] if position < len(entries) else {}
-        merged: Dict[str, Any] = {}
-        for layer in (self.provider_params(provider), alias, params):
-            for key, value in layer.items():
-                if value is None:
-                    continue  # None means "not given", as it does for a call's parameters
-                previous = merged.get(key)
-                if key == "extra" and isinstance(value, Mapping) and isinstance(previous, Mapping):
-                    merged[key] = {**previous, **value}
-                else:
-                    merged[key] = value
-        return merged
+        key = (requested, position, provider)
+        base = self._entry_params.get(key)
+        if base is None:
+            entries = self.resolve(requested)
+            alias = entries[position][1] if position < len(entries) else {}
+            base = _merged(_merged({}, self.provider_params(provider)), alias)
+            _remember(self._entry_params, key, base)
+        return _merged(dict(base), params) if params else dict(base)
+
+
+#: How many model names a Config remembers the resolution of (a service passing its users'
+#: model names through must not grow without bound).
+_MEMO_SIZE = 1024
+
+
+def _remember(memo: Dict[Any, Any], key: Any, value: Any) -> None:
+    if len(memo) >= _MEMO_SIZE:
+        memo.clear()
+    memo[key] = value
+
+
+def _merged(merged: Dict[str, Any], layer: Mapping[str, Any]) -> Dict[str, Any]:
+    """``layer`` over ``merged`` (in place): None means "not given", as it does for a call's
+    parameters, and ``extra`` is merged key by key."""
+    for key, value in layer.items():
+        if value is None:
+            continue
+        previous = merged.get(key)
+        if key == "extra" and isinstance(value, Mapping) and isinstance(previous, Mapping):
+            merged[key] = {**previous, **value}
+        else:
+            merged[key] = value
+    return merged

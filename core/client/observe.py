@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ..schema.request import ChatRequest
     from ..schema.response import ChatResponse
 
-__all__ = ["CallInfo", "logger", "retry_logger", "redact_wire", "log_call", "log_retry"]
+__all__ = ["CallInfo", "logger", "retry_logger", "redact_wire", "log_call", "call_record", "log_retry"]
 
 logger = logging.getLogger("llmplex")
 # A library is silent until the application configures logging: without a handler anywhere,
@@ -81,14 +81,40 @@ def log_call(
     requested: Optional[str] = None,
     fallbacks: int = 0,
     request_id: Optional[str] = None,
-) -> Dict[str, Any]:
-    """The one structured record of a finished call (also returned, for tests).
+) -> Optional[Dict[str, Any]]:
+    """Log the one structured record of a finished call; returns its fields, or None when the
+    ``llmplex`` logger would drop the record (then nothing is built: a library whose logging is
+    off must not pay for records nobody reads).
 
     ``call`` is the last attempt (the one that answered or gave up); ``latency`` covers the
     whole call, retries and fallbacks included.
     """
+    level = logging.INFO if error is None else logging.WARNING
+    if not logger.isEnabledFor(level):
+        return None
+    fields = call_record(call, latency=latency, response=response, error=error, requested=requested,
+                         fallbacks=fallbacks, request_id=request_id)
+    summary = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+    if error is not None:
+        # The message was redacted by the client before the error left it.
+        summary += f" error={error.message!r}"
+    logger.log(level, "llmplex call %s", summary, extra={"llmplex": fields})
+    return fields
+
+
+def call_record(
+    call: CallInfo,
+    *,
+    latency: float,
+    response: Optional[ChatResponse] = None,
+    error: Optional[LLMError] = None,
+    requested: Optional[str] = None,
+    fallbacks: int = 0,
+    request_id: Optional[str] = None,
+) -> Dict[str, Any]:
+    """The fields of a finished call's record (``record.llmplex``; see the module docstring)."""
     usage = response.usage if response is not None else None
-    fields: Dict[str, Any] = {
+    return {
         "provider": call.provider,
         "model": call.model,
         "requested": requested,
@@ -105,14 +131,6 @@ def log_call(
         "completion_tokens": usage.completion_tokens if usage else None,
         "total_tokens": usage.total_tokens if usage else None,
     }
-    level = logging.INFO if error is None else logging.WARNING
-    if logger.isEnabledFor(level):
-        summary = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
-        if error is not None:
-            # The message was redacted by the client before the error left it.
-            summary += f" error={error.message!r}"
-        logger.log(level, "llmplex call %s", summary, extra={"llmplex": fields})
-    return fields
 
 
 def log_retry(call: CallInfo, error: LLMError, delay: float) -> None:

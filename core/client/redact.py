@@ -154,6 +154,12 @@ def _forms(secret: str) -> Iterable[str]:
             yield needle.replace("+", "-").replace("/", "_")  # base64url
 
 
+def _has_query(value: str) -> bool:
+    """Whether ``value`` holds a sensitive query parameter (the search only runs where a query
+    can be)."""
+    return ("?" in value or "&" in value) and _SENSITIVE_QUERY.search(value) is not None
+
+
 def _mask(value: str, needles: Tuple[str, ...]) -> str:
     # Repeated until nothing changes: masking one needle can join the text around it into
     # another (every needle is longer than the mask, so this ends).
@@ -164,6 +170,8 @@ def _mask(value: str, needles: Tuple[str, ...]) -> str:
                 value = value.replace(needle, MASK)
         if value == before:
             break
+    if "?" not in value and "&" not in value:
+        return value  # no query parameter can be there: skip the regex
     return _SENSITIVE_QUERY.sub(lambda m: m.group(1) + MASK, value)
 
 
@@ -176,6 +184,9 @@ class Redactor:
         self._needles: Tuple[str, ...] = ()
         #: Every secret as given, whatever its length: a header carrying one is masked.
         self._exact: FrozenSet[str] = frozenset()
+        # What a header value is searched for before masking it: the needles and the exact
+        # secrets (most headers hold none, and then need no masking at all).
+        self._header_needles: Tuple[str, ...] = ()
         self._lock = threading.Lock()
         # What this redactor put in the process registry; released when it is collected.
         self._registered: Set[str] = set()
@@ -192,6 +203,7 @@ class Redactor:
             return
         with self._lock:
             self._exact = self._exact | {secret}
+            self._header_needles = (*self._needles, *self._exact)
         if len(secret) < _MIN_SECRET:
             return  # too short to mask in free text without garbling it; headers still are
         forms = {form for form in _forms(secret) if form}
@@ -200,6 +212,7 @@ class Redactor:
             if not new:
                 return
             self._needles = tuple(sorted(set(self._needles) | new, key=len, reverse=True))
+            self._header_needles = (*self._needles, *self._exact)
             self._registered.update(new)
         _register(new)
 
@@ -208,6 +221,15 @@ class Redactor:
         return _mask(value, self._needles)
 
     def headers(self, headers: Mapping[str, str]) -> Dict[str, str]:
+        # Every reply's headers pass here: look for secrets in all values at once, and mask
+        # header by header only when something may be there. A needle, an exact secret or a
+        # sensitive query parameter in one value is also in the joined text.
+        values = "\n".join(headers.values())
+        if not any(needle in values for needle in self._header_needles) and not _has_query(values):
+            return {
+                name: _mask_header(value) if name.lower() in SENSITIVE_HEADERS else value
+                for name, value in headers.items()
+            }
         return {name: self.header(name, value) for name, value in headers.items()}
 
     def header(self, name: str, value: str) -> str:

@@ -313,20 +313,44 @@ class _IsolatedHooks:
     pluggy stops at the first implementation that raises, so one faulty plugin would also
     silence every plugin after it; here each implementation is called on its own, in pluggy's
     order (last registered first, honouring tryfirst/trylast).
+
+    The observer relays are made once (the client calls them several times per call); each
+    reads the hook's implementations when called, so a plugin registered later is seen.
     """
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self._pm = pm
+        for name in OBSERVER_HOOKS:
+            setattr(self, name, _Observer(getattr(pm.hook, name), name))
 
     def __getattr__(self, name: str) -> Any:
-        caller = getattr(self._pm.hook, name)
-        if name not in OBSERVER_HOOKS:
-            return caller
-        return lambda **kwargs: _notify(caller, name, kwargs)
+        # Only reached for names not set above: pluggy's own callers.
+        return getattr(self._pm.hook, name)
+
+
+class _Observer:
+    """One observer hook, called like pluggy's caller (keyword arguments only)."""
+
+    __slots__ = ("_caller", "_name")
+
+    def __init__(self, caller: pluggy.HookCaller, name: str) -> None:
+        self._caller = caller
+        self._name = name
+
+    def __call__(self, **kwargs: Any) -> List[Any]:
+        return _notify(self._caller, self._name, kwargs)
+
+    @property
+    def wanted(self) -> bool:
+        """Whether any implementation is registered now: with none, the client skips building
+        what only the hook would see (a redacted copy of the request)."""
+        return bool(self._caller.get_hookimpls())
 
 
 def _notify(caller: pluggy.HookCaller, name: str, kwargs: Dict[str, Any]) -> List[Any]:
     impls = caller.get_hookimpls()
+    if not impls:
+        return []
     if any(impl.wrapper or impl.hookwrapper for impl in impls):
         # Wrappers need pluggy's call protocol: keep it, and isolate the hook call as a whole.
         try:
