@@ -24,7 +24,7 @@ from ..schema.accumulator import StreamAccumulator
 from ..schema.response import ChatChunk, ChatResponse
 from ..transport.limits import Limits
 from .callloop import Attempt, CallLoop, _assembled
-from .answers import with_call_headers
+from .answers import masked, with_call_headers
 from .observe import redact_wire
 from .tokens import exchange_call
 
@@ -97,7 +97,8 @@ async def _send_prelude(client: Client, job: Attempt) -> WireRequest:
     provider, request = job.provider, job.request
     token = job.token = await _token(client, job) if client._exchanges_tokens(provider) else None
     wire = with_call_headers(provider.build_request(request, now=client.clock.now(), token=token), request,
-                             provider.name).masked_by(client.redactor)
+                             provider.name)
+    wire = masked(wire, client.redactor)
     client._announce(job, wire)
     return wire
 

@@ -5,7 +5,7 @@ that failed before the one that answered."""
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Set
 
 from ..errors import InvalidRequestError, LLMError
 from ..provider.contract import WireRequest, WireResponse
@@ -14,7 +14,7 @@ from ..schema.request import ChatRequest
 from ..schema.response import ChatResponse, FallbackFailure
 from .redact import Redactor
 
-__all__ = ["keep_raw", "with_call_headers", "stamp_reply", "stamp_stream", "fallback_failure"]
+__all__ = ["keep_raw", "with_call_headers", "masked", "set_fields", "stamp_reply", "stamp_stream", "fallback_failure"]
 
 
 def keep_raw(options: Mapping[str, object]) -> bool:
@@ -47,12 +47,54 @@ def with_call_headers(wire: WireRequest, request: ChatRequest, provider: str) ->
     return dataclasses.replace(wire, headers={**wire.headers, **request.headers})
 
 
-def stamp_reply(reply: ChatResponse, response: WireResponse, redactor: Redactor) -> ChatResponse:
-    """The request id and headers of the HTTP reply, on the parsed reply."""
+def masked(wire: WireRequest, redactor: Redactor) -> WireRequest:
+    """``wire.masked_by(redactor)``, copied without ``dataclasses.replace`` re-running every
+    field through ``__init__`` (nothing but the masker changes; this runs on every call)."""
+    if type(wire) is not WireRequest or not hasattr(wire, "__dict__"):
+        return wire.masked_by(redactor)
+    copy = object.__new__(WireRequest)
+    copy.__dict__.update(wire.__dict__)
+    copy.__dict__["redactor"] = redactor
+    return copy
+
+
+# Model classes whose field assignment is pydantic's plain one (no validation, not frozen,
+# no __setattr__ of their own), with their field names.
+_PLAIN: Dict[type, Set[str]] = {}
+
+
+def set_fields(model: Any, **values: Any) -> None:
+    """``setattr(model, name, value)`` for each of ``values``, in one step where pydantic's
+    assignment would only store the value and mark the field set (what the client stamps on
+    every reply: attempts, latency, headers...)."""
+    cls = type(model)
+    fields = _PLAIN.get(cls)
+    if fields is None:
+        from pydantic import BaseModel
+
+        config = getattr(cls, "model_config", {})
+        plain = (isinstance(model, BaseModel) and cls.__setattr__ is BaseModel.__setattr__
+                 and not config.get("validate_assignment") and not config.get("frozen"))
+        fields = _PLAIN[cls] = set(cls.model_fields) if plain else set()
+    if fields and all(name in fields for name in values):
+        model.__dict__.update(values)
+        model.__pydantic_fields_set__.update(values)
+        return
+    for name, value in values.items():
+        setattr(model, name, value)
+
+
+def stamp_reply(reply: ChatResponse, response: WireResponse, redactor: Redactor,
+                request_id: Optional[str] = None) -> ChatResponse:
+    """The request id and headers of the HTTP reply, on the parsed reply. ``request_id`` is the
+    reply's, already masked (the caller has it; None: read from ``response``)."""
     if reply.request_id is None:
         # Masked: a server may reflect the key in its request id.
-        reply.request_id = None if response.request_id is None else redactor.text(response.request_id)
-    reply.headers = redactor.headers(response.headers)
+        if request_id is None and response.request_id is not None:
+            request_id = redactor.text(response.request_id)
+        set_fields(reply, request_id=request_id, headers=redactor.headers(response.headers))
+    else:
+        set_fields(reply, headers=redactor.headers(response.headers))
     return reply
 
 

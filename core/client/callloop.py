@@ -39,7 +39,7 @@ from ..schema.request import ChatRequest
 from ..schema.response import ChatResponse, FallbackFailure
 from ..schema.validation import make_request
 from ..transport.http import Timeouts
-from .answers import fallback_failure, keep_raw
+from .answers import fallback_failure, keep_raw, set_fields
 from .observe import CallInfo, log_call, log_retry, redact_wire
 from .retry import Deadline, RetryPolicy
 
@@ -206,11 +206,11 @@ class CallLoop:
         """The reply of a successful attempt, stamped, settled with the limiter, hooked, logged."""
         client, provider, request, call = self.client, job.provider, job.request, job.call
         now = client.clock.monotonic()
-        response.attempts = self.attempt
-        response.warnings = self.dropped
-        response.fallbacks = self.failures
         if response.latency is None:
-            response.latency = now - call.started
+            set_fields(response, attempts=self.attempt, warnings=self.dropped, fallbacks=self.failures,
+                       latency=now - call.started)
+        else:
+            set_fields(response, attempts=self.attempt, warnings=self.dropped, fallbacks=self.failures)
         usage = response.usage
         if job.estimated_tokens and usage is not None and usage.total_tokens > 0:
             client.limiter.settle(provider.name, request.model, job.estimated_tokens, usage.total_tokens)

@@ -54,7 +54,7 @@ from ..schema.request import ChatRequest
 from ..schema.accumulator import StreamAccumulator
 from ..schema.response import ChatChunk, ChatResponse, FallbackFailure
 from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
-from .answers import keep_raw, stamp_reply, stamp_stream, with_call_headers
+from .answers import keep_raw, masked, stamp_reply, stamp_stream, with_call_headers
 from .callloop import FALLBACK_ON, Attempt, CallLoop, _assembled, _partial
 from .settings import _own, call_policy, call_timeouts, policy_from, pop_call_options, timeouts_from
 from ..transport.framing import bounded, decoded, sniff
@@ -75,6 +75,19 @@ _RAW_LIMIT = MAX_RAW
 _Attempt = Attempt
 # Call options that change a call's retry policy or timeouts (see Client._call_settings).
 _SETTING_OPTIONS = ("retry", "max_retries", "timeout", "total_timeout")
+
+
+def _aio() -> Any:
+    """:mod:`llmplex.client.aio`, imported by the first asyncio call (never by a sync user)."""
+    global _aio_module
+    if _aio_module is None:
+        from . import aio
+
+        _aio_module = aio
+    return _aio_module
+
+
+_aio_module: Any = None
 
 
 class Client:
@@ -317,9 +330,7 @@ class Client:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(None, lambda: self.chat(model, messages, **params))
         options = pop_call_options(params, method="chat")
-        from . import aio
-
-        return await aio.achat(self, self.config.resolve_model(model), model, messages, params, options)
+        return await _aio().achat(self, self.config.resolve_model(model), model, messages, params, options)
 
     def astream(self, model: str, messages: Any, **params: Any) -> AsyncChatStream:
         """``stream`` for asyncio code: ``async for chunk in client.astream(...)``; afterwards
@@ -476,14 +487,14 @@ class Client:
     def _chat_reply(self, job: _Attempt, response: WireResponse) -> ChatResponse:
         """The reply of a non-streamed attempt (either driver), or its typed error."""
         provider, request = job.provider, job.request
-        job.call.extra["request_id"] = self._shown(response.request_id)
+        request_id = job.call.extra["request_id"] = self._shown(response.request_id)
         if response.status >= 400:
             raise self._http_error(provider, response, request)
         page = html_page_error(provider.name, response)
         if page is not None:
             raise self._enrich(page, response)
         try:
-            return stamp_reply(provider.parse_response(response, request), response, self.redactor)
+            return stamp_reply(provider.parse_response(response, request), response, self.redactor, request_id)
         except LLMError as exc:
             raise self._enrich(vendor_fault(exc, provider.name), response)
         except PARSE_FAILURES as exc:
@@ -653,7 +664,7 @@ class Client:
         if job is not None:
             job.token = token
         wire = with_call_headers(provider.build_request(request, now=self.clock.now(), token=token), request, provider.name)
-        return wire.masked_by(self.redactor)  # its repr masks this client's secrets
+        return masked(wire, self.redactor)  # its repr masks this client's secrets
 
     def _token(self, provider: Provider, request: ChatRequest, timeouts: Timeouts,
                job: Optional[_Attempt] = None) -> Optional[str]:
