@@ -73,7 +73,8 @@ def set_fields(model: Any, **values: Any) -> None:
         from pydantic import BaseModel
 
         config = getattr(cls, "model_config", {})
-        plain = (isinstance(model, BaseModel) and cls.__setattr__ is BaseModel.__setattr__
+        own_setattr: object = cls.__setattr__
+        plain = (isinstance(model, BaseModel) and own_setattr is BaseModel.__setattr__
                  and not config.get("validate_assignment") and not config.get("frozen"))
         fields = _PLAIN[cls] = set(cls.model_fields) if plain else set()
     if fields and all(name in fields for name in values):

@@ -330,7 +330,8 @@ class Client:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(None, lambda: self.chat(model, messages, **params))
         options = pop_call_options(params, method="chat")
-        return await _aio().achat(self, self.config.resolve_model(model), model, messages, params, options)
+        reply: ChatResponse = await _aio().achat(self, self.config.resolve_model(model), model, messages, params, options)
+        return reply
 
     def astream(self, model: str, messages: Any, **params: Any) -> AsyncChatStream:
         """``stream`` for asyncio code: ``async for chunk in client.astream(...)``; afterwards
