@@ -1,7 +1,7 @@
 """The asyncio driver of the client: the same :class:`~llmplex.client.callloop.CallLoop` as the
 synchronous one, run with ``await`` on llmplex's asyncio transports.
 
-Only the I/O differs from ``Client._execute``: sends go through
+Only the I/O differs from the synchronous drivers (``Client.chat``, ``ChatStream``): sends go through
 :class:`~llmplex.transport.ahttp.AsyncHttpTransport` (aiohttp) and
 :class:`~llmplex.transport.awebsocket.AsyncWebSocketTransport`; waits (backoff, Retry-After, the
 rate limiter's slot) are ``await``-ed; token exchanges queue on an asyncio lock. What an attempt
@@ -23,7 +23,7 @@ from ..provider.contract import WireRequest, WireResponse
 from ..schema.accumulator import StreamAccumulator
 from ..schema.response import ChatChunk, ChatResponse
 from ..transport.limits import Limits
-from .callloop import Attempt, CallLoop, _assembled
+from .callloop import Attempt, CallLoop, Outcome, _assembled
 from .answers import masked, with_call_headers
 from .observe import redact_wire
 from .tokens import exchange_call
@@ -48,32 +48,10 @@ async def asleep(clock: Clock, seconds: float) -> None:
 
 
 # -- the drivers -----------------------------------------------------------------------------
-async def _aexecute(client: Client, plan: CallLoop) -> AsyncGenerator[Union[ChatChunk, ChatResponse], None]:
-    """A stream's driver: yields each chunk and, last, the reply (a ChatResponse)."""
-    while True:
-        job = plan.begin()
-        delivered = 0
-        try:
-            plan.check()
-            accumulator = plan.accumulator(job)
-            async with AsyncExitStack() as stack:
-                async for chunk in _stream_once(client, job, stack, accumulator):
-                    delivered += 1
-                    yield chunk
-            response = _assembled(accumulator, job.provider.name)
-        except LLMError as exc:
-            delay = plan.failed(exc, job, delivered)
-            if delay is not None:
-                await asleep(client.clock, delay)
-            continue
-        yield plan.succeeded(job, response)
-        return
-
-
 async def achat(client: Client, chain: List[str], requested: str, messages: Any, params: Dict[str, Any],
                 options: Dict[str, Any]) -> ChatResponse:
-    """A non-streamed call's driver: plain coroutines, no generator between the caller and the
-    transport."""
+    """A non-streamed call's driver (a stream's is :func:`_astream_calls`): plain
+    coroutines, no generator between the caller and the transport."""
     plan = CallLoop(client, chain, requested, messages, params, options, stream=False)
     while True:
         job = plan.begin()
@@ -247,6 +225,30 @@ async def _stream_once(client: Client, job: Attempt, stack: AsyncExitStack,
         raise client._stream_unparsed(job, exc, accumulator) from None
 
 
+async def _astream_calls(client: Client, plan: CallLoop, outcome: Outcome) -> AsyncGenerator[ChatChunk, None]:
+    """A stream's driver: every attempt, each chunk yielded as it arrives; the reply goes to
+    ``outcome`` (see :class:`~llmplex.client.callloop.Outcome`). An
+    error or a cancellation ends it with its connection closed (the attempt's ``async with``)."""
+    while True:
+        job = plan.begin()
+        delivered = 0
+        try:
+            plan.check()
+            accumulator = plan.accumulator(job)
+            async with AsyncExitStack() as stack:
+                async for chunk in _stream_once(client, job, stack, accumulator):
+                    delivered += 1
+                    yield chunk
+            response = _assembled(accumulator, job.provider.name)
+        except LLMError as exc:
+            delay = plan.failed(exc, job, delivered)
+            if delay is not None:
+                await asleep(client.clock, delay)
+            continue
+        outcome.response = plan.succeeded(job, response)
+        return
+
+
 # -- the stream object -----------------------------------------------------------------------
 class AsyncChatStream:
     """An async iterable of ChatChunks; afterwards ``response`` is the assembled ChatResponse.
@@ -260,32 +262,30 @@ class AsyncChatStream:
                  options: Dict[str, Any], *, requested: str) -> None:
         self._plan = CallLoop(client, chain, requested, messages, params, options, stream=True)
         self._client = client
-        self._calls: Optional[AsyncGenerator[Union[ChatChunk, ChatResponse], None]] = None
-        self.response: Optional[ChatResponse] = None
+        self._calls: Optional[AsyncGenerator[ChatChunk, None]] = None
+        self._outcome = Outcome()
+
+    @property
+    def response(self) -> Optional[ChatResponse]:
+        """The assembled reply, once the stream has ended (None before, or if it failed)."""
+        return self._outcome.response
+
+    @response.setter
+    def response(self, value: Optional[ChatResponse]) -> None:
+        self._outcome.response = value
 
     @property
     def text(self) -> str:
         return self.response.text if self.response is not None else ""
 
-    def __aiter__(self) -> AsyncChatStream:
+    def __aiter__(self) -> AsyncIterator[ChatChunk]:
+        # ``async for`` reads the driver itself: no coroutine of ours between it and a chunk.
         if self._calls is None:
-            self._calls = _aexecute(self._client, self._plan)
-        return self
+            self._calls = _astream_calls(self._client, self._plan, self._outcome)
+        return self._calls
 
     async def __anext__(self) -> ChatChunk:
-        if self._calls is None:
-            self.__aiter__()
-        assert self._calls is not None
-        try:
-            item = await self._calls.__anext__()
-        except BaseException:
-            await self.aclose()
-            raise
-        if isinstance(item, ChatResponse):
-            self.response = item
-            await self.aclose()
-            raise StopAsyncIteration
-        return item
+        return await self.__aiter__().__anext__()
 
     async def aclose(self) -> None:
         """Stop the stream and release its connection."""
@@ -343,7 +343,7 @@ class ThreadedChatStream(AsyncChatStream):
     def __init__(self, stream: Any) -> None:  # a ChatStream
         self._stream = stream
         self._iterator: Any = None
-        self.response = None
+        self._outcome = Outcome()
 
     def __aiter__(self) -> ThreadedChatStream:
         return self

@@ -47,7 +47,7 @@ from .retry import Deadline, RetryPolicy
 # an import cycle for the project's checker).
 Client = Any
 
-__all__ = ["CallLoop", "Attempt", "FALLBACK_ON"]
+__all__ = ["CallLoop", "Attempt", "Outcome", "FALLBACK_ON"]
 
 #: Errors after which the next model of a fallback chain is tried (a client-side rate limit in
 #: fail-fast mode included: the next vendor is not limited).
@@ -220,6 +220,17 @@ class CallLoop:
         log_call(call, latency=now - self.started, response=response, requested=self.requested,
                  fallbacks=self.position, request_id=call.extra.get("request_id"))
         return response
+
+
+class Outcome:
+    """Where a stream's driver leaves the reply. The stream object and its driver generator
+    share it, so the generator holds no reference to the stream (no cycle: a stream dropped
+    half-read is closed at once, not at the next garbage collection)."""
+
+    __slots__ = ("response",)
+
+    def __init__(self) -> None:
+        self.response: Optional[ChatResponse] = None
 
 
 def _wanted(hook: Any) -> bool:

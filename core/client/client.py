@@ -7,10 +7,10 @@
     for chunk in client.stream("openai/gpt-4o-mini", messages):
         print(chunk.text, end="")
 
-One loop (:meth:`Client._execute`) drives every call, streamed or not: for each entry of the
-model's fallback chain, attempts are made under that entry's :class:`~llmplex.client.retry.RetryPolicy`
-until one succeeds, the error is final, or the call's total deadline is spent. A streamed call
-is never retried nor moved to a fallback once a chunk has reached the caller.
+One set of rules (:class:`~llmplex.client.callloop.CallLoop`) drives every call, streamed or
+not: for each entry of the model's fallback chain, attempts are made under that entry's
+:class:`~llmplex.client.retry.RetryPolicy` until one succeeds, the error is final, or the
+call's total deadline is spent. A streamed call is never retried nor moved to a fallback once a chunk has reached the caller.
 
 Per-call options, popped from the call's keyword arguments before the request is validated:
 ``timeout`` (read timeout in seconds, or a whole :class:`Timeouts`), ``total_timeout``,
@@ -55,7 +55,7 @@ from ..schema.accumulator import StreamAccumulator
 from ..schema.response import ChatChunk, ChatResponse, FallbackFailure
 from .retry import Deadline, RetryPolicy, server_says_retry, set_should_retry, should_retry_hint
 from .answers import keep_raw, masked, stamp_reply, stamp_stream, with_call_headers
-from .callloop import FALLBACK_ON, Attempt, CallLoop, _assembled, _partial
+from .callloop import FALLBACK_ON, Attempt, CallLoop, Outcome, _assembled, _partial
 from .settings import _own, call_policy, call_timeouts, policy_from, pop_call_options, timeouts_from
 from ..transport.framing import bounded, decoded, sniff
 from ..transport.http import HttpTransport, Timeouts, html_page_error
@@ -427,44 +427,6 @@ class Client:
     async def __aexit__(self, *exc: Any) -> None:
         await self.aclose()
 
-    # -- the loop ----------------------------------------------------------------------------
-    def _execute(
-        self,
-        chain: List[str],
-        requested: str,
-        messages: Any,
-        params: Dict[str, Any],
-        options: Dict[str, Any],
-        *,
-        stream: bool,
-    ) -> Generator[ChatChunk, None, ChatResponse]:
-        """Every attempt of one call: yields the chunks of a stream, returns the reply.
-
-        For ``chat`` nothing is yielded. Retries and fallbacks happen only while nothing has
-        been yielded.
-        """
-        plan = CallLoop(self, chain, requested, messages, params, options, stream=stream)
-        while True:
-            job = plan.begin()
-            delivered = 0
-            try:
-                plan.check()
-                if stream:
-                    accumulator = plan.accumulator(job)
-                    with ExitStack() as stack:
-                        for chunk in self._stream_once(job, stack, accumulator):
-                            delivered += 1
-                            yield chunk
-                    response = _assembled(accumulator, job.provider.name)
-                else:
-                    response = self._chat_once(job)
-            except LLMError as exc:
-                delay = plan.failed(exc, job, delivered)
-                if delay is not None:
-                    self.clock.sleep(delay)
-                continue
-            return plan.succeeded(job, response)
-
     # -- one attempt -------------------------------------------------------------------------
     def _chat_once(self, job: _Attempt) -> ChatResponse:
         provider, request = job.provider, job.request
@@ -757,9 +719,9 @@ class ChatStream:
         self._params = params
         self._options = options
         self._requested = requested or (chain[0] if chain else "")
-        self.response: Optional[ChatResponse] = None
+        self._outcome = Outcome()
         self._started = False
-        self._calls: Optional[Generator[ChatChunk, None, ChatResponse]] = None
+        self._calls: Optional[Generator[ChatChunk, None, None]] = None
         # Set by close(); the iterating thread stops at its next step and releases the connection.
         self._closing = threading.Event()
 
@@ -767,10 +729,18 @@ class ChatStream:
         if self._started:
             raise RuntimeError("a ChatStream can be iterated once")
         self._started = True
-        self._calls = self._client._execute(
-            self._chain, self._requested, self._messages, self._params, self._options, stream=True
-        )
-        return self._run(self._calls)
+        self._calls = _stream_calls(self._client, self._closing, self._outcome, self._chain, self._requested,
+                                    self._messages, self._params, self._options)
+        return self._calls
+
+    @property
+    def response(self) -> Optional[ChatResponse]:
+        """The assembled reply, once the stream has ended (None before, or if it failed)."""
+        return self._outcome.response
+
+    @response.setter
+    def response(self, value: Optional[ChatResponse]) -> None:
+        self._outcome.response = value
 
     def __enter__(self) -> ChatStream:
         return self
@@ -793,17 +763,37 @@ class ChatStream:
     def text(self) -> str:
         return self.response.text if self.response is not None else ""
 
-    def _run(self, calls: Generator[ChatChunk, None, ChatResponse]) -> Iterator[ChatChunk]:
-        closing = self._closing
+
+
+def _stream_calls(client: Client, closing: threading.Event, outcome: Outcome, chain: List[str], requested: str,
+                  messages: Any, params: Dict[str, Any], options: Dict[str, Any]) -> Generator[ChatChunk, None, None]:
+    """A stream's driver: every attempt of the call, each chunk straight from the attempt to
+    the caller (one generator between them); the reply goes to ``outcome``.
+
+    Retries and fallbacks happen only while nothing has been yielded. ``close()`` from another
+    thread (``closing``) is seen before and after each chunk."""
+    if closing.is_set():
+        return
+    plan = CallLoop(client, chain, requested, messages, params, options, stream=True)
+    while True:
+        job = plan.begin()
+        delivered = 0
         try:
-            while not closing.is_set():
-                try:
-                    chunk = next(calls)
-                except StopIteration as finished:
-                    self.response = finished.value
-                    return
-                if closing.is_set():
-                    return
-                yield chunk
-        finally:
-            calls.close()
+            plan.check()
+            accumulator = plan.accumulator(job)
+            with ExitStack() as stack:
+                for chunk in client._stream_once(job, stack, accumulator):
+                    if closing.is_set():
+                        return
+                    delivered += 1
+                    yield chunk
+                    if closing.is_set():
+                        return
+            response = _assembled(accumulator, job.provider.name)
+        except LLMError as exc:
+            delay = plan.failed(exc, job, delivered)
+            if delay is not None:
+                client.clock.sleep(delay)
+            continue
+        outcome.response = plan.succeeded(job, response)
+        return
