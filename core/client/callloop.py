@@ -91,6 +91,7 @@ class CallLoop:
         self.params = params
         self.options = options
         self.stream = stream
+        self.links = tuple(chain)  # what each attempt's CallInfo carries as ``chain``
         self.started = client.clock.monotonic()
         self.deadline: Optional[Deadline] = None
         wait = options.get("rate_limit_wait")
@@ -146,7 +147,7 @@ class CallLoop:
         assert provider is not None and request is not None and deadline is not None
         call = CallInfo(
             provider.name, request.model, self.attempt, self.stream, None, request, self.client.clock.monotonic(),
-            position=self.position, chain=tuple(self.chain),
+            position=self.position, chain=self.links,
         )
         timeouts = self.timeouts
         if deadline.limit is not None:

@@ -127,6 +127,7 @@ class Client:
         # timeout options, and whether it exchanges tokens (see _call_settings, _token).
         self._settings: Dict[str, Tuple[RetryPolicy, Timeouts, RetryPolicy, Timeouts]] = {}
         self._exchanges: Dict[str, bool] = {}
+        self._strict: Dict[str, Tuple[Optional[bool], bool]] = {}
         self._lock = threading.Lock()
         # urllib3 and websockets print request lines and headers at DEBUG: mask secrets there.
         install_log_filters()
@@ -611,8 +612,7 @@ class Client:
 
     def _admit(self, provider: Provider, request: ChatRequest, options: Mapping[str, Any]) -> Tuple[ChatRequest, List[str]]:
         """``request`` checked against the model's capabilities; drops are logged once per client."""
-        defaults = self.config.defaults
-        strict = strict_option(options.get("strict"), _own(provider, defaults, "strict"), self.strict, defaults.get("strict"))
+        strict = self._strict_for(provider, options.get("strict"))
         request, notes = admit(provider.capabilities_for(request.model), request, provider=provider.name, strict=strict)
         for note in notes:
             key = (provider.name, note.split(" ", 1)[0])
@@ -620,6 +620,20 @@ class Client:
                 self._warned.add(key)
                 logger.warning("llmplex: %s: %s", provider.name, note)
         return request, notes
+
+    def _strict_for(self, provider: Provider, chosen: Any) -> bool:
+        """Strict mode for a call to ``provider``: the call's ``strict=`` if given, else the
+        provider's, the client's or the defaults' (worked out once per provider, again if
+        ``client.strict`` changes)."""
+        defaults = self.config.defaults
+        if chosen is not None:
+            return strict_option(chosen, _own(provider, defaults, "strict"), self.strict, defaults.get("strict"))
+        cached = self._strict.get(provider.name)
+        if cached is None or cached[0] is not self.strict:
+            cached = (self.strict, strict_option(None, _own(provider, defaults, "strict"), self.strict,
+                                                 defaults.get("strict")))
+            self._strict[provider.name] = cached
+        return cached[1]
 
     def _build(self, provider: Provider, request: ChatRequest, timeouts: Timeouts,
                job: Optional[_Attempt] = None) -> WireRequest:

@@ -185,7 +185,8 @@ class RateLimiter:
             self._limits.update(parsed)
 
     def limited(self, provider: str, model: str) -> bool:
-        return (provider, None) in self._limits or (provider, model) in self._limits
+        limits = self._limits
+        return bool(limits) and ((provider, None) in limits or (provider, model) in limits)
 
     def acquire(self, provider: str, model: str, tokens: int = 0, *, wait: Optional[bool] = None,
                 max_wait: Optional[float] = None) -> float:

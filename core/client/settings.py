@@ -32,6 +32,8 @@ def pop_call_options(params: Dict[str, Any], *, method: Optional[str] = None) ->
                 else "stream() always streams; remove stream= (or call client.chat(...) for the whole reply)"
             )
             raise InvalidRequestError(f"stream: {fix}", field="stream")
+    if not params:
+        return {}
     options = {k: params.pop(k) for k in CALL_OPTIONS if k in params}
     wait = options.get("rate_limit_wait")
     if wait is not None and not isinstance(wait, bool):
