@@ -95,6 +95,13 @@ def loads(data: Payload, *, provider: str, what: str = "reply") -> Any:
 
 def loads_object(data: Payload, *, provider: str, what: str = "reply") -> Dict[str, Any]:
     """The JSON object in ``data`` (see :func:`loads`); ProtocolError if it is JSON but no object."""
+    if type(data) is str and data[:1] == "{":  # a stream event: loads' fast path, one call less
+        try:
+            found, end = _scan_once(data, 0)
+            if end == len(data):
+                return found  # type: ignore[no-any-return]  # it began with "{": an object
+        except Exception:  # noqa: BLE001 - any failure: loads below says what it is
+            pass
     value = loads(data, provider=provider, what=what)
     if not isinstance(value, dict):
         raise ProtocolError(f"{provider} {what} is not an object", provider=provider, raw=capped(data))

@@ -205,8 +205,11 @@ def test_loads_fast_path_agrees_with_json_loads(value: Any, before: str, after: 
         with pytest.raises(ProtocolError, match="is not valid JSON") as info:
             loads(payload, provider="v")
         assert info.value.raw == payload[:RAW_LIMIT]
+        with pytest.raises(ProtocolError, match="is not valid JSON"):
+            loads_object(payload, provider="v")
     elif as_bytes and not text.encode("utf-8", "surrogatepass").decode("utf-8", "replace") == text:
         with pytest.raises(ProtocolError):  # a surrogate in raw bytes is not UTF-8
             loads(payload, provider="v")
     else:
         assert loads(payload, provider="v") == expected
+        assert loads_object(payload, provider="v") == expected
