@@ -1,11 +1,13 @@
-"""The common shapes of a call, checked and built without pydantic's generic validation.
+"""The common shapes of a call and of a reply, checked and built without pydantic's generic
+validation.
 
 A call's messages are usually plain ``{"role": ..., "content": "..."}`` dicts and its parameters
-plain numbers and strings. For those, this module checks exactly the rules the models'
-validators apply and builds the instances with :func:`~llmplex.schema.model.trusted`: the same
-instances, at a fraction of the cost. Anything else, including every invalid value, returns
-``None`` here and goes through the models' own validation, which words the error; so the
-errors stay the models' and this module never raises.
+plain numbers and strings; a reply's values are typed by the provider that parsed them. For
+those, this module checks exactly the rules the models' validators apply and builds the
+instances with :mod:`llmplex.schema.model`'s trusted builders: the same instances (the tests
+compare each with the validated one), at a fraction of the cost. Any other value, including
+every invalid one, goes through the models' own validation, which words the error: the request
+side returns None for it, the reply side calls the model.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any, Dict, List, Optional
 from .invalid import FieldValueError
 from .jsonvalue import check_json
 from .messages import Message, ToolCall
-from .model import trusted
+from .model import built, trusted
 from .request import ChatRequest, ResponseFormat
 from .response import ChatResponse, Choice, FinishReason, Usage
 from .tools import Tool, ToolChoice
@@ -36,6 +38,8 @@ __all__ = [
 # A message of these roles with string content needs nothing else (a tool message needs its
 # tool_call_id, so it takes the full path).
 _PLAIN_ROLES = frozenset({"system", "user", "assistant"})
+# Message's private state when it came from no dict with explicit nulls.
+_NO_NULL_KEYS: Dict[str, Any] = {"_null_keys": frozenset()}
 
 
 def encodable(text: str) -> bool:
@@ -58,7 +62,17 @@ def plain_message(item: Dict[str, Any]) -> Optional[Message]:
     content = item.get("content")
     if type(role) is not str or role not in _PLAIN_ROLES or type(content) is not str or not encodable(content):
         return None
-    return trusted(Message, {"role": role, "content": content})
+    fields: Dict[str, Any] = {
+        "role": role,
+        "content": content,
+        "name": None,
+        "tool_calls": None,
+        "tool_call_id": None,
+        "reasoning_content": None,
+        "extra": {},
+        "provider_state": {},
+    }
+    return built(Message, fields, {"role", "content"}, _NO_NULL_KEYS.copy())
 
 
 def _number(value: Any, low: float, high: float) -> Optional[float]:
@@ -119,24 +133,47 @@ def plain_request(
     are already checked; ``extra`` is checked by the caller (plain JSON)."""
     if type(model) is not str or not model or not encodable(model) or type(stream) is not bool:
         return None
-    values: Dict[str, Any] = {
+    fields: Dict[str, Any] = {  # every field, in ChatRequest's order
         "model": model,
         "messages": messages,
         "tools": tools,
         "tool_choice": tool_choice,
+        "parallel_tool_calls": None,
+        "temperature": None,
+        "top_p": None,
+        "max_tokens": None,
+        "stop": None,
+        "seed": None,
+        "n": None,
+        "response_format": None,
+        "user": None,
         "stream": stream,
         "extra": extra,
         "headers": headers,
     }
+    given = _REQUEST_SET.copy()
     for name, value in params.items():
         checked = _param(name, value)
         if checked is _FULL:
             return None
-        values[name] = checked
-    return trusted(ChatRequest, values)
+        fields[name] = checked
+        given.add(name)
+    return built(ChatRequest, fields, given)
+
+
+# What make_request always passes to ChatRequest.
+_REQUEST_SET = {"model", "messages", "tools", "tool_choice", "stream", "extra", "headers"}
 
 
 # -- replies: built by a provider from values it has typed itself --------------------------------
+
+
+# The fields each reply model's validated constructor records as given (copied per instance:
+# pydantic adds to an instance's set on assignment).
+_MESSAGE_SET = {"role", "content", "tool_calls", "reasoning_content"}
+_USAGE_SET = set(Usage.model_fields)
+_CHOICE_SET = set(Choice.model_fields)
+_REPLY_SET = {"id", "provider", "model", "message", "finish_reason", "finish_reason_raw", "usage", "raw", "choices"}
 
 
 def reply_message(content: Optional[str], tool_calls: Optional[List[ToolCall]], reasoning: Optional[str]) -> Message:
@@ -145,18 +182,22 @@ def reply_message(content: Optional[str], tool_calls: Optional[List[ToolCall]], 
     Text a vendor sent may still hold a lone surrogate (JSON's ``"\\ud800"``): then, and for
     content None without tool calls, it is the model that refuses it (its error marks it as the
     vendor's fault, ``llmplex.provider.wire.vendor_fault``)."""
-    values: Dict[str, Any] = {
-        "role": "assistant",
-        "content": content,
-        "tool_calls": tool_calls,
-        "reasoning_content": reasoning,
-    }
     if (
         (content is None and tool_calls)
         or (type(content) is str and encodable(content))
     ) and (reasoning is None or (type(reasoning) is str and encodable(reasoning))):
-        return trusted(Message, values)
-    return Message(**values)
+        fields: Dict[str, Any] = {
+            "role": "assistant",
+            "content": content,
+            "name": None,
+            "tool_calls": tool_calls,
+            "tool_call_id": None,
+            "reasoning_content": reasoning,
+            "extra": {},
+            "provider_state": {},
+        }
+        return built(Message, fields, _MESSAGE_SET.copy(), _NO_NULL_KEYS.copy())
+    return Message(role="assistant", content=content, tool_calls=tool_calls, reasoning_content=reasoning)
 
 
 def usage(
@@ -167,32 +208,61 @@ def usage(
     reasoning_tokens: Optional[int] = None,
 ) -> Usage:
     """``Usage(...)`` with every field given, from counts the provider made ints."""
-    return trusted(
-        Usage,
-        {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": total_tokens,
-            "cached_tokens": cached_tokens,
-            "reasoning_tokens": reasoning_tokens,
-        },
-    )
+    fields: Dict[str, Any] = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": total_tokens,
+        "cached_tokens": cached_tokens,
+        "reasoning_tokens": reasoning_tokens,
+    }
+    return built(Usage, fields, _USAGE_SET.copy())
 
 
 def reply_choice(
     index: int, message: Message, finish_reason: Optional[FinishReason], finish_reason_raw: Optional[str]
 ) -> Choice:
     """``Choice(index=..., message=..., finish_reason=..., finish_reason_raw=...)``."""
-    return trusted(
-        Choice,
-        {"index": index, "message": message, "finish_reason": finish_reason, "finish_reason_raw": finish_reason_raw},
-    )
+    fields: Dict[str, Any] = {
+        "index": index,
+        "message": message,
+        "finish_reason": finish_reason,
+        "finish_reason_raw": finish_reason_raw,
+    }
+    return built(Choice, fields, _CHOICE_SET.copy())
 
 
-def reply(**values: Any) -> ChatResponse:
-    """``ChatResponse(**values)`` for a provider's parsed reply: ``choices`` (non-empty, the
-    first holding ``message``) and typed values; no field the model does not have."""
-    return trusted(ChatResponse, values)
+def reply(
+    id: Optional[str],  # noqa: A002 - the field's name
+    provider: str,
+    model: str,
+    message: Message,
+    finish_reason: Optional[FinishReason],
+    finish_reason_raw: Optional[str],
+    usage: Optional[Usage],
+    raw: Any,
+    choices: List[Choice],
+) -> ChatResponse:
+    """``ChatResponse(id=..., ..., choices=...)`` for a provider's parsed reply: ``choices``
+    non-empty, the first holding ``message``."""
+    fields: Dict[str, Any] = {
+        "id": id,
+        "provider": provider,
+        "model": model,
+        "message": message,
+        "finish_reason": finish_reason,
+        "finish_reason_raw": finish_reason_raw,
+        "usage": usage,
+        "raw": raw,
+        "latency": None,
+        "attempts": 1,
+        "warnings": [],
+        "parsed": None,
+        "choices": choices,
+        "request_id": None,
+        "headers": {},
+        "fallbacks": [],
+    }
+    return built(ChatResponse, fields, _REPLY_SET.copy())
 
 
 def vendor_tool_call(call_id: str, name: str, arguments: Dict[str, Any], raw: Optional[str]) -> Optional[ToolCall]:

@@ -13,7 +13,7 @@ one message costs more than the rest of the call's schema work together.
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Dict, List, Tuple, Type, TypeVar
+from typing import Any, Callable, ClassVar, Dict, List, Optional, Set, Tuple, Type, TypeVar
 
 from pydantic import BaseModel, ValidationError, model_validator
 from pydantic_core import PydanticUndefined
@@ -21,7 +21,7 @@ from pydantic_core import PydanticUndefined
 from .invalid import from_validation_error
 from .jsonvalue import check_json, check_text
 
-__all__ = ["CheckedModel", "trusted"]
+__all__ = ["CheckedModel", "trusted", "built"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -120,6 +120,20 @@ def trusted(cls: Type[M], values: Dict[str, Any]) -> M:
     return model
 
 
+def built(cls: Type[M], fields: Dict[str, Any], fields_set: Set[str], private: Optional[Dict[str, Any]] = None) -> M:
+    """The lowest level of :func:`trusted`: ``fields`` already holds every field of ``cls`` in
+    declaration order (a fresh dict), ``fields_set`` is a fresh set of the names given. For the
+    per-reply builders of :mod:`llmplex.schema.fastpath`, whose tests compare each with the
+    validated instance."""
+    model = _new(cls)
+    _setattr(model, "__dict__", fields)
+    _setattr(model, "__pydantic_fields_set__", fields_set)
+    _setattr(model, "__pydantic_extra__", None)
+    _setattr(model, "__pydantic_private__", private)
+    return model
+
+
 def _required_missing(cls: Type[BaseModel], values: Dict[str, Any]) -> List[str]:
     """The required fields of ``cls`` absent from ``values`` (tests check the hot paths give all)."""
-    return [name for name, default in _FACTS[cls].template.items() if default is PydanticUndefined and name not in values]
+    template = _FACTS[cls].template
+    return [name for name, default in template.items() if default is PydanticUndefined and name not in values]

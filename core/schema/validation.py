@@ -200,8 +200,8 @@ def make_request(model: str, messages: Any, *, stream: bool = False, **params: A
             "pass extra={'name': value}",
             field="extra",
         )
-    extra: Dict[str, Any] = dict(extra_value or {})
-    non_string = next((k for k in extra if not isinstance(k, str)), None)
+    extra: Dict[str, Any] = dict(extra_value) if extra_value else {}
+    non_string = next((k for k in extra if not isinstance(k, str)), None) if extra else None
     if non_string is not None:
         raise InvalidRequestError(
             f"extra: keys must be strings, got {type(non_string).__name__}; use the vendor's parameter names",
