@@ -17,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 # The order the README's table lists them in: wire targets first, then the rest.
-BENCHMARKS = ["cpu", "overhead", "stream", "async", "async_http", "import", "stream_memory", "redact", "limits",
+BENCHMARKS = ["cpu", "overhead", "stream", "async", "async_http", "transport", "import", "stream_memory", "redact", "limits",
               "conversation"]
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Optional, Tuple
+from itertools import chain
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from ..errors import MAX_RAW, ProtocolError
 from .limits import Limits
 
 __all__ = ["decoded", "event_decoder", "EventDecoder", "sniff", "bounded", "StrayLine"]
+
+
+# Limits is frozen: one default object serves every stream (no dataclass checks per stream).
+_DEFAULT_LIMITS = Limits()
 
 
 class StrayLine(str):
@@ -22,33 +27,35 @@ def decoded(
 ) -> Iterator[Any]:
     """The events (``sse``) or values (``ndjson``) of a streamed body, within ``limits``; with
     ``stray_lines``, also each non-SSE line as a :class:`StrayLine`."""
-    sizes = limits or Limits()
-    if framing == "ndjson":
-        from .ndjson import NDJSONDecoder
+    decoder = EventDecoder(framing, limits, stray_lines=stray_lines)
+    # Each chunk fed and its events flattened by itertools, in C, and ``close`` called when the
+    # chunks run out: no generator frame between a socket read and the parser.
+    return chain(chain.from_iterable(map(decoder.feed, chunks)), _Closing(decoder.close))
 
-        ndjson = NDJSONDecoder(max_line_bytes=sizes.line)
-        for chunk in chunks:
-            yield from ndjson.feed(chunk)
-        yield from ndjson.close()
-        return
-    from .sse import SSEDecoder
 
-    sse = SSEDecoder(max_line_bytes=sizes.line, max_event_bytes=sizes.event)
-    for chunk in chunks:
-        yield from sse.feed(chunk)
-        if stray_lines and sse.stray_lines:
-            yield from [StrayLine(line) for line in sse.take_stray_lines()]
-    yield from sse.close()
-    if stray_lines and sse.stray_lines:
-        yield from [StrayLine(line) for line in sse.take_stray_lines()]
+class _Closing:
+    """An iterable that calls ``close`` only when iteration reaches it."""
+
+    __slots__ = ("_close",)
+
+    def __init__(self, close: Callable[[], List[Any]]) -> None:
+        self._close = close
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._close())
 
 
 class EventDecoder:
     """:func:`decoded` as an object, for a driver that reads chunks its own way (the asyncio
     one): ``feed(chunk)`` and ``close()`` return the events (or values) completed so far."""
 
+    #: The events (or values) a chunk completes.
+    feed: Callable[[bytes], List[Any]]
+    #: The end of the body: the events (or values) still pending.
+    close: Callable[[], List[Any]]
+
     def __init__(self, framing: str, limits: Optional[Limits] = None, *, stray_lines: bool = False) -> None:
-        sizes = limits or Limits()
+        sizes = limits or _DEFAULT_LIMITS
         self._stray = stray_lines and framing != "ndjson"
         if framing == "ndjson":
             from .ndjson import NDJSONDecoder
@@ -58,16 +65,23 @@ class EventDecoder:
             from .sse import SSEDecoder
 
             self._decoder = SSEDecoder(max_line_bytes=sizes.line, max_event_bytes=sizes.event)
+        if self._stray:
+            self.feed = self._feed_with_strays
+            self.close = self._close_with_strays
+        else:
+            # The decoder's own methods: no call in between.
+            self.feed = self._decoder.feed
+            self.close = self._decoder.close
 
-    def feed(self, chunk: bytes) -> List[Any]:
+    def _feed_with_strays(self, chunk: bytes) -> List[Any]:
         events: List[Any] = self._decoder.feed(chunk)
-        if self._stray and self._decoder.stray_lines:
+        if self._decoder.stray_lines:
             events = events + [StrayLine(line) for line in self._decoder.take_stray_lines()]
         return events
 
-    def close(self) -> List[Any]:
+    def _close_with_strays(self) -> List[Any]:
         events: List[Any] = self._decoder.close()
-        if self._stray and self._decoder.stray_lines:
+        if self._decoder.stray_lines:
             events = events + [StrayLine(line) for line in self._decoder.take_stray_lines()]
         return events
 
@@ -92,12 +106,7 @@ def sniff(chunks: Iterator[bytes], limit: int = 65536) -> Tuple[bytes, Iterator[
             break
         if size > limit:
             break
-
-    def again() -> Iterator[bytes]:
-        yield from seen
-        yield from chunks
-
-    return head, again()
+    return head, chain(seen, chunks)
 
 
 def bounded(chunks: Iterator[bytes], limit: int) -> bytes:
