@@ -1,15 +1,69 @@
-"""Shared test setup: cassettes live in <repo>/cassettes/<provider>/, JSON-serialised, replay only."""
+"""Shared test setup: cassettes live in <repo>/cassettes/<provider>/, JSON-serialised, replay only;
+the loopback fault servers of ``tests/reliability/faults.py`` (the ``http_server`` and
+``ws_server`` fixtures, and the module itself as ``import faults``)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import sys
 from pathlib import Path
-from typing import Any, Dict
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterator, List
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
+FAULTS = Path(__file__).resolve().parent / "reliability" / "faults.py"
+
+
+def _load_faults() -> ModuleType:
+    """``faults.py`` under the module name ``faults``, once: with ``--import-mode=importlib`` test
+    directories are not on ``sys.path``, so test modules find it in ``sys.modules``."""
+    found = sys.modules.get("faults")
+    if found is not None and getattr(found, "__file__", None) == str(FAULTS):
+        return found
+    spec = importlib.util.spec_from_file_location("faults", FAULTS)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["faults"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+faults = _load_faults()
+
+
+@pytest.fixture
+def http_server() -> Iterator[Callable[..., Any]]:
+    """``http_server(*steps, forever=None)`` starts a FaultServer playing ``steps`` (then
+    ``forever`` for every further request); stopped after the test."""
+    started: List[Any] = []
+
+    def start(*steps: Any, forever: Any = None) -> Any:
+        server = faults.FaultServer(steps, forever=forever).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
+
+
+@pytest.fixture
+def ws_server() -> Iterator[Callable[..., Any]]:
+    """``ws_server(*steps)`` starts a WSFaultServer playing ``steps``; stopped after the test."""
+    started: List[Any] = []
+
+    def start(*steps: Any) -> Any:
+        server = faults.WSFaultServer(steps).__enter__()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.close()
 
 # Recognisable fake secrets: the leak test looks for these everywhere.
 CANARY = "sk-llmplex-CANARY-0123456789abcdef"

@@ -1,64 +1,16 @@
-"""Fixtures of the sync/async shared suite: the reliability suite's fault servers, and ``api``,
-which runs each behavioural test once through the synchronous client and once through the
-native asyncio one (``chat``/``stream`` vs ``achat``/``astream``)."""
+"""Fixtures of the sync/async shared suite: ``api``, which runs each behavioural test once through
+the synchronous client and once through the native asyncio one (``chat``/``stream`` vs
+``achat``/``astream``). The fault servers (``http_server``, ``ws_server``) are tests/conftest.py's."""
 
 from __future__ import annotations
 
 import asyncio
-import importlib.util
-import sys
 import threading
-from pathlib import Path
-from types import ModuleType
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 import pytest
 
 pytest.importorskip("aiohttp")
-
-
-def _load_faults() -> ModuleType:
-    path = Path(__file__).parent.parent / "reliability" / "faults.py"
-    found = sys.modules.get("faults")
-    if found is not None and getattr(found, "__file__", None) == str(path):
-        return found
-    spec = importlib.util.spec_from_file_location("faults", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["faults"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-faults = _load_faults()
-
-
-@pytest.fixture
-def http_server() -> Iterator[Callable[..., Any]]:
-    started: List[Any] = []
-
-    def start(*steps: Any, forever: Any = None) -> Any:
-        server = faults.FaultServer(steps, forever=forever).__enter__()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
-
-
-@pytest.fixture
-def ws_server() -> Iterator[Callable[..., Any]]:
-    started: List[Any] = []
-
-    def start(*steps: Any) -> Any:
-        server = faults.WSFaultServer(steps).__enter__()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
 
 
 class Outcome:

@@ -381,3 +381,60 @@ def test_the_exchange_obeys_the_calls_deadline(api: Any) -> None:
             api.chat(client, "ex/m", tokens.HI)
         assert time.monotonic() - started < 2.0
     assert server.chats == []
+
+
+# -- NDJSON framing (Ollama's native /api/chat): the same decoder on both paths ------------------
+def ndjson_line(text: str, *, done: bool = False) -> bytes:
+    """One line of an Ollama /api/chat stream (shape: cassettes/ollama/streamed_reply.json)."""
+    payload: dict = {"model": "llama3.2", "created_at": "2023-08-04T08:52:19.385406455-07:00",
+                     "message": {"role": "assistant", "content": text}, "done": done}
+    if done:
+        payload.update({"done_reason": "stop", "prompt_eval_count": 26, "eval_count": 3})
+    return json.dumps(payload).encode() + b"\n"
+
+
+def ndjson(pieces: List[bytes], *, end: str = "ok") -> Any:
+    return faults.Step(headers={"Content-Type": "application/x-ndjson"}, pieces=pieces, end=end)  # type: ignore[arg-type]
+
+
+def ollama_client(server: Any, **table: Any) -> llmplex.Client:
+    return llmplex.Client({"providers": {"ollama": {"base_url": server.url, **table}}}, clock=FixedClock(T0),
+                          retry=EXACT, timeouts=FAST)
+
+
+def test_an_ndjson_stream_is_read_whole(api: Any, http_server: Any) -> None:
+    server = http_server(ndjson([ndjson_line("Bon"), ndjson_line("jour"), ndjson_line("", done=True)]))
+    outcome = api.stream(ollama_client(server), "ollama/llama3.2", HI)
+    assert outcome.error is None and outcome.texts == ["Bon", "jour", ""]  # the last line carries the finish
+    assert outcome.response.text == "Bonjour" and outcome.response.finish_reason == "stop"
+    assert (outcome.response.usage.prompt_tokens, outcome.response.usage.completion_tokens) == (26, 3)
+    assert json.loads(server.received[0]["body"])["stream"] is True
+
+
+def test_a_cut_ndjson_stream_keeps_what_arrived_and_is_never_retried(api: Any, http_server: Any) -> None:
+    server = http_server(ndjson([ndjson_line("Bon"), ndjson_line("jour")], end="close"),
+                         ndjson([ndjson_line("never", done=True)]))
+    client = ollama_client(server)
+    outcome = api.stream(client, "ollama/llama3.2", HI)
+    assert outcome.texts == ["Bon", "jour"]
+    assert isinstance(outcome.error, llmplex.StreamInterruptedError)
+    assert outcome.error.partial is not None and outcome.error.partial.text == "Bonjour"
+    assert server.pending == 1 and slept(client) == []
+
+
+def test_a_malformed_ndjson_line_is_a_protocol_error_with_raw_and_the_partial(api: Any, http_server: Any) -> None:
+    server = http_server(ndjson([ndjson_line("ok "), b'{"model": "llama3.2", "message": {not json\n',
+                                 ndjson_line("", done=True)]))
+    outcome = api.stream(ollama_client(server, max_retries=0), "ollama/llama3.2", HI)
+    assert isinstance(outcome.error, llmplex.ProtocolError) and outcome.texts == ["ok "]
+    raw = outcome.error.raw
+    assert raw is not None and b"{not json" in (raw if isinstance(raw, bytes) else str(raw).encode())
+    assert outcome.error.partial is not None and outcome.error.partial.text == "ok "
+
+
+def test_an_ndjson_line_over_max_line_is_refused_with_the_partial(api: Any, http_server: Any) -> None:
+    server = http_server(ndjson([ndjson_line("ok"), ndjson_line("y" * 4000), ndjson_line("", done=True)]))
+    outcome = api.stream(ollama_client(server, limits={"max_line": 1024}, max_retries=0), "ollama/llama3.2", HI)
+    assert isinstance(outcome.error, llmplex.ProtocolError) and outcome.texts == ["ok"]
+    assert "1024" in str(outcome.error)
+    assert outcome.error.partial is not None and outcome.error.partial.text == "ok"

@@ -14,28 +14,15 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Dict, List
 
+import faults  # tests/conftest.py loads tests/reliability/faults.py under this name
 import pytest
 
 from llmplex import Client
 from llmplex.client.batch import BatchProgress, line_hash, run_batch
 
 KEY = "sk-EXAMPLE-batch-0000000000000000"
-FAULTS = Path(__file__).resolve().parent.parent / "reliability" / "faults.py"
 
 
-def _faults() -> ModuleType:
-    found = sys.modules.get("faults")
-    if found is not None and getattr(found, "__file__", None) == str(FAULTS):
-        return found
-    spec = importlib.util.spec_from_file_location("faults", FAULTS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["faults"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-faults = _faults()
 
 
 def client_for(server: Any) -> Client:
