@@ -9,17 +9,15 @@ call's deadline; a message over ``max_frame`` ends the stream with ProtocolError
 from __future__ import annotations
 
 import asyncio
-import socket
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Optional, Union
-from urllib.parse import urlsplit
 
 from ..clock import seconds_text
-from ..errors import ConfigError, ConnectionError, LLMError, ProtocolError, StreamInterruptedError, TimeoutError
-from ..provider.contract import WireRequest, WireResponse
-from .http import USER_AGENT, Timeouts, _os_reason, _Target
+from ..errors import ConnectionError, LLMError, ProtocolError, StreamInterruptedError, TimeoutError
+from ..provider.contract import WireRequest
+from .http import Timeouts, _Target
 from .limits import DEFAULT_MAX_FRAME, Limits
-from .websocket import _CLOSE_TIMEOUT, _INVALID_DATA, HandshakeRejected, _close_code
+from .websocket import _CLOSE_TIMEOUT, _INVALID_DATA, _close_code, _handshake_headers, open_error
 
 __all__ = ["AsyncWebSocketTransport"]
 
@@ -43,13 +41,11 @@ class AsyncWebSocketTransport:
     ) -> AsyncIterator[AsyncIterator[str]]:
         """Connect, send ``wire.body``, yield an async iterator over the text frames received."""
         from websockets.asyncio.client import connect
-        from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
+        from websockets.exceptions import WebSocketException
 
         target = _Target(wire.url, provider)
         max_frame = (limits.max_frame if limits is not None else None) or self.max_frame
-        headers = dict(wire.headers)
-        agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), USER_AGENT)
-        headers = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
+        headers, agent = _handshake_headers(wire)
         try:
             connection = await connect(
                 wire.url,
@@ -60,28 +56,8 @@ class AsyncWebSocketTransport:
                 max_size=max_frame,
                 compression=None,
             )
-        except InvalidStatus as exc:
-            http = exc.response
-            raise HandshakeRejected(
-                WireResponse(
-                    status=http.status_code,
-                    headers={k.lower(): v for k, v in http.headers.raw_items()},
-                    body=bytes(http.body or b""),
-                )
-            ) from None
-        except InvalidURI:
-            raise ConfigError(f"the WebSocket URL is not usable; {target.hint}", field="base_url") from None
-        except asyncio.TimeoutError:
-            raise TimeoutError(
-                f"cannot open a WebSocket to {target.where} within {seconds_text(timeouts.connect)} (connect timeout);"
-                f" {target.hint}"
-            ) from None
-        except socket.gaierror as exc:
-            raise ConnectionError(f"cannot resolve {urlsplit(wire.url).hostname} ({_os_reason(exc)}); {target.hint}") from None
-        except OSError as exc:
-            raise ConnectionError(f"cannot connect to {target.where} ({_os_reason(exc)}); {target.hint}") from None
-        except WebSocketException as exc:
-            raise ConnectionError(f"WebSocket handshake with {target.where} failed ({type(exc).__name__}: {str(exc)[:200]})") from None
+        except Exception as exc:
+            raise open_error(exc, wire, target, timeouts, asyncio.TimeoutError) from None
         try:
             if wire.body is not None:
                 try:

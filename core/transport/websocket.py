@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 import socket
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 from ..clock import seconds_text
@@ -62,14 +62,12 @@ class WebSocketTransport:
         than the ``max_frame`` limit ends the stream with ProtocolError. ``provider`` names the
         config table that connection errors point to.
         """
-        from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
+        from websockets.exceptions import WebSocketException
         from websockets.sync.client import connect
 
         target = _Target(wire.url, provider)
         max_frame = (limits.max_frame if limits is not None else None) or self.max_frame
-        headers = dict(wire.headers)
-        agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), USER_AGENT)
-        headers = {k: v for k, v in headers.items() if k.lower() != "user-agent"}
+        headers, agent = _handshake_headers(wire)
         try:
             connection = connect(
                 wire.url,
@@ -80,28 +78,8 @@ class WebSocketTransport:
                 max_size=max_frame,
                 compression=None,
             )
-        except InvalidStatus as exc:
-            http = exc.response
-            raise HandshakeRejected(
-                WireResponse(
-                    status=http.status_code,
-                    headers={k.lower(): v for k, v in http.headers.raw_items()},
-                    body=bytes(http.body or b""),
-                )
-            ) from None
-        except InvalidURI:
-            raise ConfigError(f"the WebSocket URL is not usable; {target.hint}", field="base_url") from None
-        except builtins.TimeoutError:
-            raise TimeoutError(
-                f"cannot open a WebSocket to {target.where} within {seconds_text(timeouts.connect)} (connect timeout);"
-                f" {target.hint}"
-            ) from None
-        except socket.gaierror as exc:
-            raise ConnectionError(f"cannot resolve {urlsplit(wire.url).hostname} ({_os_reason(exc)}); {target.hint}") from None
-        except OSError as exc:
-            raise ConnectionError(f"cannot connect to {target.where} ({_os_reason(exc)}); {target.hint}") from None
-        except WebSocketException as exc:
-            raise ConnectionError(f"WebSocket handshake with {target.where} failed ({type(exc).__name__}: {str(exc)[:200]})") from None
+        except Exception as exc:
+            raise open_error(exc, wire, target, timeouts, builtins.TimeoutError) from None
         # Entering the connection's own context closes it on exit (and tells websockets >= 17
         # that the caller owns it, which silences its "use connect() as a context manager").
         with connection:
@@ -112,6 +90,40 @@ class WebSocketTransport:
                     closed = _close_code(exc)
                     raise ConnectionError(f"WebSocket closed before the request was sent ({closed})") from None
             yield _frames(connection, timeouts, deadline, max_frame)
+
+
+def _handshake_headers(wire: WireRequest) -> Tuple[Dict[str, str], str]:
+    """The handshake's extra headers, and its User-Agent (websockets sends that one itself)."""
+    headers = dict(wire.headers)
+    agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), USER_AGENT)
+    return {k: v for k, v in headers.items() if k.lower() != "user-agent"}, agent
+
+
+def open_error(exc: Exception, wire: WireRequest, target: _Target, timeouts: Timeouts,
+               timeout: Union[type, Tuple[type, ...]]) -> Exception:
+    """What a failed opening handshake raises (both clients' ``connect`` fail alike): the HTTP
+    answer to the upgrade for the provider to read, or a typed ``LLMError``. ``timeout`` is the
+    exception the client raises when ``open_timeout`` runs out. Anything else is returned
+    unchanged, to be raised as it is."""
+    from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
+
+    if isinstance(exc, InvalidStatus):
+        http = exc.response
+        return HandshakeRejected(WireResponse(status=http.status_code,
+                                              headers={k.lower(): v for k, v in http.headers.raw_items()},
+                                              body=bytes(http.body or b"")))
+    if isinstance(exc, InvalidURI):
+        return ConfigError(f"the WebSocket URL is not usable; {target.hint}", field="base_url")
+    if isinstance(exc, timeout):
+        return TimeoutError(f"cannot open a WebSocket to {target.where} within {seconds_text(timeouts.connect)}"
+                            f" (connect timeout); {target.hint}")
+    if isinstance(exc, socket.gaierror):
+        return ConnectionError(f"cannot resolve {urlsplit(wire.url).hostname} ({_os_reason(exc)}); {target.hint}")
+    if isinstance(exc, OSError):
+        return ConnectionError(f"cannot connect to {target.where} ({_os_reason(exc)}); {target.hint}")
+    if isinstance(exc, WebSocketException):
+        return ConnectionError(f"WebSocket handshake with {target.where} failed ({type(exc).__name__}: {str(exc)[:200]})")
+    return exc
 
 
 def _close_code(exc: BaseException) -> str:
