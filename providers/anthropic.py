@@ -186,8 +186,7 @@ class Anthropic(Provider):
             headers["anthropic-beta"] = beta if isinstance(beta, str) else ",".join(str(b) for b in beta)
         if request.stream:
             headers["Accept"] = "text/event-stream"
-        for name, value in (self.settings.options.get("headers") or {}).items():
-            headers[str(name)] = str(value)
+        headers.update(self.settings.extra_headers())
         return WireRequest(
             method="POST",
             url=f"{base_url}/v1/messages",

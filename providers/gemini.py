@@ -138,8 +138,7 @@ class Gemini(Provider):
         api_key = self.settings.credential("api_key")
         if api_key:
             headers["x-goog-api-key"] = api_key
-        for name, value in (self.settings.options.get("headers") or {}).items():
-            headers[str(name)] = str(value)
+        headers.update(self.settings.extra_headers())
         return WireRequest(
             method="POST",
             url=f"{base_url}/models/{quote(model, safe='')}:{method}",

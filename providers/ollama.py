@@ -163,8 +163,7 @@ class Ollama(Provider):
             headers["Authorization"] = f"Bearer {api_key}"
         if request.stream:
             headers["Accept"] = "application/x-ndjson"
-        for name, value in (self.settings.options.get("headers") or {}).items():
-            headers[str(name)] = str(value)
+        headers.update(self.settings.extra_headers())
         return WireRequest(
             method="POST",
             url=f"{self.base_url}/api/chat",

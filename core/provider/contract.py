@@ -173,6 +173,15 @@ class ProviderSettings:
         value = self.credentials.get(key)
         return value.get_secret_value() if value is not None else None
 
+    def extra_headers(self) -> Dict[str, str]:
+        """The ``headers`` option (a table of header = value sent with every request) as text;
+        ``ConfigError`` naming ``providers.<name>.headers`` when it is not a table."""
+        extra = self.options.get("headers") or {}
+        if not isinstance(extra, Mapping):
+            where = f"providers.{self.name}.headers"
+            raise ConfigError(f"{where} must be a table of header = value", provider=self.name, field=where)
+        return {str(name): str(value) for name, value in extra.items()}
+
     def __repr__(self) -> str:
         keys = ", ".join(sorted(self.credentials))
         return f"ProviderSettings(name={self.name!r}, base_url={_shown_url(self.base_url)!r}, credentials=[{keys}])"
