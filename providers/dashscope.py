@@ -53,7 +53,7 @@ from llmplex.provider.contract import (
     json_str,
 )
 from llmplex.provider.error_mapping import looks_like_context_length, status_error
-from llmplex.provider.wire import capped, dumps, dumps_text, loads, loads_or_none, parse_json_body
+from llmplex.provider.wire import capped, dumps, dumps_text, loads_object, loads_or_none, parse_json_body
 from llmplex.providers.openai import normalise_finish_reason
 from llmplex.providers.zhipu import reclassify
 from llmplex.schema.accumulator import tool_call_from_vendor
@@ -350,9 +350,7 @@ class DashScopeStreamParser:
         name = self.provider.name
         if self.done:
             return []
-        payload = loads(event.data, provider=name, what="stream event")
-        if not isinstance(payload, dict):
-            raise ProtocolError(f"{name} stream event is not an object", provider=name, raw=capped(event.data))
+        payload = loads_object(event.data, provider=name, what="stream event")
         if event.event == "error" or _is_error(payload):
             raise self.provider.error_from(200, payload, {}, self.request, raw=event.data)
         output = json_dict(payload.get("output"))

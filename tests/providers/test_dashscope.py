@@ -218,6 +218,9 @@ def test_a_stream_without_a_final_frame_is_interrupted() -> None:
     with pytest.raises(llmplex.ProtocolError) as info:
         provider.stream_parser(request).feed(SSEEvent(data="{oops", event="result"))
     assert info.value.raw == "{oops"
+    with pytest.raises(llmplex.ProtocolError, match="stream event is not an object") as info:
+        provider.stream_parser(request).feed(SSEEvent(data='["an", "array"]', event="result"))
+    assert info.value.raw == '["an", "array"]'
 
 
 # --- the official SDK on a loopback server --------------------------------------------------------
