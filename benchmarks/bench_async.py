@@ -22,11 +22,10 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, List
+from typing import Any, Awaitable, Callable
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _aserver import AsyncBenchServer, server_throughput  # noqa: E402
-from _server import stream_body  # noqa: E402
 
 import llmplex  # noqa: E402
 

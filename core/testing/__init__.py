@@ -1,7 +1,8 @@
 """Testing with llmplex: replay servers, cassettes and frame logs, and the provider conformance kit.
 
 * :mod:`llmplex.testing.replay`: ``ReplayServer`` serves recorded HTTP interactions (vcrpy JSON
-  cassettes) on 127.0.0.1, for application tests and ``llmplex demo``;
+  cassettes) on 127.0.0.1, for application tests and ``llmplex demo``; ``ResponderServer``
+  answers each request with a function of it (a vendor stand-in with state);
 * :mod:`llmplex.testing.replay_ws`: ``WebSocketReplayServer`` plays recorded WebSocket frames
   (JSON-lines frame logs);
 * :mod:`llmplex.testing.conformance`: ``ProviderConformance``, the pytest suite a provider
@@ -23,6 +24,8 @@ _EXPORTS: Dict[str, str] = {
     "ReplyPair": "conformance",
     "DEFAULT_ERROR_STATUSES": "conformance",
     "ReplayServer": "replay",
+    "ResponderServer": "replay",
+    "Answer": "replay",
     "Cassette": "replay",
     "Interaction": "replay",
     "load_cassette": "replay",
@@ -36,6 +39,7 @@ _EXPORTS: Dict[str, str] = {
 }
 
 __all__ = [
+    "Answer",
     "Cassette",
     "DEFAULT_ERROR_STATUSES",
     "FrameLog",
@@ -45,6 +49,7 @@ __all__ = [
     "Rejection",
     "ReplayServer",
     "ReplyPair",
+    "ResponderServer",
     "WebSocketReplayServer",
     "WireCase",
     "cassette_path",
@@ -69,5 +74,5 @@ def __dir__() -> List[str]:
 
 if TYPE_CHECKING:
     from .conformance import DEFAULT_ERROR_STATUSES, ProviderConformance, ReplyPair, WireCase
-    from .replay import Cassette, Interaction, ReplayServer, cassette_path, load_cassette
+    from .replay import Answer, Cassette, Interaction, ReplayServer, ResponderServer, cassette_path, load_cassette
     from .replay_ws import FrameLog, FrameStep, Rejection, WebSocketReplayServer, load_frame_log, parse_frame_log

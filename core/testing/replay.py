@@ -13,10 +13,10 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, TypeVar, Union
 from urllib.parse import urlsplit
 
-__all__ = ["Cassette", "Interaction", "load_cassette", "ReplayServer", "cassette_path"]
+__all__ = ["Answer", "Cassette", "Interaction", "load_cassette", "ReplayServer", "ResponderServer", "cassette_path"]
 
 
 @dataclass
@@ -73,21 +73,14 @@ class _QuietServer(ThreadingHTTPServer):
         return
 
 
-class ReplayServer:
-    """Serves recorded interactions in order on ``http://127.0.0.1:<port>``.
+class _LoopbackServer:
+    """An HTTP/1.1 server on ``http://127.0.0.1:<port>`` (a thread per connection) that keeps
+    what each request sent in ``received`` (method, path, headers, body) and leaves the answer
+    to the subclass's ``_serve``."""
 
-    Each request takes the next unplayed interaction whose method and path match (with
-    ``any_path=True``: the next one, whatever was asked). ``received`` keeps what the client
-    sent (method, path, headers, body) for assertions. A request nothing matches is answered
-    with status 599.
-    """
-
-    def __init__(self, interactions: List[Interaction], *, chunk_size: int = 64, any_path: bool = False) -> None:
-        self._pending = list(interactions)
-        self.any_path = any_path
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self.received: List[Dict[str, Any]] = []
-        self.chunk_size = chunk_size
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -99,7 +92,7 @@ class ReplayServer:
             def do_POST(self) -> None:
                 server._serve(self)
 
-            do_GET = do_POST
+            do_GET = do_PUT = do_DELETE = do_POST
 
         self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
@@ -109,7 +102,7 @@ class ReplayServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
-    def __enter__(self) -> ReplayServer:
+    def __enter__(self: _Server) -> _Server:
         # A short poll interval: shutdown() waits up to one interval, and tests start many servers.
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         self._thread.start()
@@ -119,6 +112,35 @@ class ReplayServer:
         self._httpd.shutdown()
         self._httpd.server_close()
 
+    def _record(self, handler: BaseHTTPRequestHandler) -> Dict[str, Any]:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        request = {"method": handler.command, "path": handler.path, "headers": dict(handler.headers), "body": body}
+        self.received.append(request)
+        return request
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        raise NotImplementedError
+
+
+_Server = TypeVar("_Server", bound=_LoopbackServer)
+
+
+class ReplayServer(_LoopbackServer):
+    """Serves recorded interactions in order on ``http://127.0.0.1:<port>``.
+
+    Each request takes the next unplayed interaction whose method and path match (with
+    ``any_path=True``: the next one, whatever was asked). ``received`` keeps what the client
+    sent (method, path, headers, body) for assertions. A request nothing matches is answered
+    with status 599.
+    """
+
+    def __init__(self, interactions: List[Interaction], *, chunk_size: int = 64, any_path: bool = False) -> None:
+        super().__init__()
+        self._pending = list(interactions)
+        self.any_path = any_path
+        self.chunk_size = chunk_size
+
     def _next(self, method: str, path: str) -> Optional[Interaction]:
         with self._lock:
             for index, item in enumerate(self._pending):
@@ -127,11 +149,7 @@ class ReplayServer:
         return None
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
-        length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length) if length else b""
-        self.received.append(
-            {"method": handler.command, "path": handler.path, "headers": dict(handler.headers), "body": body}
-        )
+        self._record(handler)
         interaction = self._next(handler.command, handler.path)
         if interaction is None:
             handler.send_response(599, "No recorded interaction")
@@ -150,4 +168,50 @@ class ReplayServer:
             handler.wfile.write(f"{len(piece):x}\r\n".encode() + piece + b"\r\n")
             handler.wfile.flush()
         handler.wfile.write(b"0\r\n\r\n")
+        handler.wfile.flush()
+
+
+#: What a responder returns: ``(status, body)`` or ``(status, body, headers)``. A body that is
+#: ``bytes`` is sent as it is, a ``str`` as UTF-8, anything else as JSON; the Content-Type is
+#: ``application/json`` unless ``headers`` name one.
+Answer = Union[Tuple[int, Any], Tuple[int, Any, Mapping[str, str]]]
+
+
+class ResponderServer(_LoopbackServer):
+    """Answers every request on ``http://127.0.0.1:<port>`` with ``respond(request)``, for
+    vendor stand-ins with state (a token endpoint beside the chat one, a reply that fails the
+    first time). ``request`` is the dict also kept in ``received``: ``method``, ``path``,
+    ``headers`` and ``body`` (bytes). ``respond`` runs on the server's threads, one per
+    connection, so concurrent requests may call it at once: a responder with counters locks
+    them (a slow responder must not hold up the others). ``path`` is appended to ``url`` (an
+    API prefix such as ``/api/v1``).
+    """
+
+    def __init__(self, respond: Callable[[Dict[str, Any]], Answer], *, path: str = "") -> None:
+        super().__init__()
+        self.respond = respond
+        self.path = path
+
+    @property
+    def url(self) -> str:
+        return super().url + self.path
+
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        answer = self.respond(self._record(handler))
+        status, body = answer[0], answer[1]
+        headers: Dict[str, str] = dict(answer[2]) if len(answer) > 2 else {}
+        if isinstance(body, str):
+            data = body.encode("utf-8")
+        elif isinstance(body, (bytes, bytearray)):
+            data = bytes(body)
+        else:
+            data = json.dumps(body).encode("utf-8")
+        if not any(name.lower() == "content-type" for name in headers):
+            headers["Content-Type"] = "application/json"
+        handler.send_response(status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
         handler.wfile.flush()

@@ -8,7 +8,6 @@ import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
@@ -19,81 +18,48 @@ from llmplex.client.observe import CallInfo
 from llmplex.plugins.manager import Plugins
 from llmplex.provider.contract import ProviderSpec, Token, WireRequest, WireResponse
 from llmplex.providers.openai import PRESETS, OpenAICompatible
+from llmplex.testing.replay import Answer, ResponderServer
 
 KEY = "sk-llmplex-CANARY-exchange-key-0123456789"
 TOKEN = "tok-llmplex-CANARY-minted-0123456789"
 HI = [{"role": "user", "content": "Hi"}]
 
 
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # a client that gave up (deadline) closes mid-reply: expected here
+class VendorServer(ResponderServer):
+    """A token endpoint (``POST /token``, optionally slow, failing the first ``fail_exchanges``
+    times with 503) and a chat endpoint that records the token and rejects the first
+    ``reject_first`` calls with 401."""
 
-
-class VendorServer:
-    """A token endpoint (``POST /token``, optionally slow) and a chat endpoint that checks the token."""
-
-    def __init__(self, *, token_delay: float = 0.0, reject_first: int = 0) -> None:
+    def __init__(self, *, token_delay: float = 0.0, reject_first: int = 0, fail_exchanges: int = 0) -> None:
+        super().__init__(self._answer)
         self.token_delay = token_delay
         self.reject_first = reject_first
+        self.fail_exchanges = fail_exchanges
         self.exchanges = 0
         self.chats: List[str] = []
         self.tokens_issued: List[str] = []
-        self._lock = threading.Lock()
-        server = self
+        self._state = threading.Lock()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                if self.path.startswith("/token"):
-                    with server._lock:
-                        server.exchanges += 1
-                        issued = f"{TOKEN}-{server.exchanges}"
-                        server.tokens_issued.append(issued)
-                    time.sleep(server.token_delay)
-                    self._reply(200, {"access_token": issued, "expires_in": 3600})
-                    return
-                auth = self.headers.get("Authorization", "")
-                with server._lock:
-                    server.chats.append(auth)
-                    reject = server.reject_first > 0
-                    if reject:
-                        server.reject_first -= 1
-                if reject:
-                    self._reply(401, {"error": {"message": "token expired", "type": "authentication_error"}})
-                    return
-                self._reply(200, {"id": "r", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
-                                                          "finish_reason": "stop"}]})
-
-            def _reply(self, status: int, payload: Dict[str, Any]) -> None:
-                body = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = _QuietServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> VendorServer:
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+    def _answer(self, request: Dict[str, Any]) -> Answer:
+        if request["path"].startswith("/token"):
+            with self._state:
+                if self.fail_exchanges:
+                    self.fail_exchanges -= 1
+                    return 503, b""
+                self.exchanges += 1
+                issued = f"{TOKEN}-{self.exchanges}"
+                self.tokens_issued.append(issued)
+            time.sleep(self.token_delay)  # outside the lock: concurrent calls are not held up
+            return 200, {"access_token": issued, "expires_in": 3600}
+        with self._state:
+            self.chats.append(request["headers"].get("Authorization", ""))
+            reject = self.reject_first > 0
+            if reject:
+                self.reject_first -= 1
+        if reject:
+            return 401, {"error": {"message": "token expired", "type": "authentication_error"}}
+        return 200, {"id": "r", "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                                             "finish_reason": "stop"}]}
 
 
 class ExchangingProvider(OpenAICompatible):
@@ -224,21 +190,7 @@ def test_a_rejected_token_is_replaced_once_over_the_wire() -> None:
 
 
 def test_a_failed_exchange_is_retried_by_the_calls_policy() -> None:
-    with VendorServer() as server:
-        original = server.httpd.RequestHandlerClass
-        failures = {"left": 1}
-
-        class Flaky(original):  # type: ignore[misc, valid-type]
-            def do_POST(self) -> None:
-                if self.path.startswith("/token") and failures["left"]:
-                    failures["left"] -= 1
-                    self.send_response(503)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return
-                super().do_POST()
-
-        server.httpd.RequestHandlerClass = Flaky
+    with VendorServer(fail_exchanges=1) as server:
         client = make_client(server, retry=RetryPolicy(max_retries=2, initial_delay=0.01, rng=lambda: 0.0))
         assert client.chat("ex/m", HI).attempts == 2
-    assert server.exchanges == 1 and failures["left"] == 0
+    assert server.exchanges == 1 and server.fail_exchanges == 0

@@ -5,14 +5,13 @@ errors, event:error mid-stream) and the official SDK's request on a loopback ser
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List
 
 import pytest
 
 import llmplex
 from llmplex import FixedClock, Message, RetryPolicy
+from llmplex.testing.replay import ResponderServer
 
 CASSETTE_DIR = "dashscope"
 API_KEY = "sk-EXAMPLEdashscope00000000000000"
@@ -225,39 +224,9 @@ def test_a_stream_without_a_final_frame_is_interrupted() -> None:
 
 # --- the official SDK on a loopback server --------------------------------------------------------
 
-class Capture:
-    def __init__(self, reply: bytes, content_type: str = "application/json") -> None:
-        self.received: List[Dict[str, Any]] = []
-        capture = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                capture.received.append({"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)})
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/api/v1"
-
-    def __enter__(self) -> Capture:
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def Capture(reply: bytes, content_type: str = "application/json") -> ResponderServer:
+    """Answers every call with ``reply`` under ``/api/v1``; keeps what arrived."""
+    return ResponderServer(lambda request: (200, reply, {"Content-Type": content_type}), path="/api/v1")
 
 
 REPLY = json.dumps({"output": {"choices": [{"finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}]},

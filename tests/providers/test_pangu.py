@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional
 from urllib.parse import urlsplit
 
@@ -16,6 +15,7 @@ import pytest
 import llmplex
 from llmplex import FixedClock, Message, RetryPolicy
 from llmplex.signing.huawei import sign_huawei
+from llmplex.testing.replay import Answer, ResponderServer
 
 CASSETTE_DIR = "pangu"
 AK = "EXAMPLEAKPANGU0000000"
@@ -230,47 +230,17 @@ def test_one_token_exchange_for_many_threads() -> None:
 
 # --- the official SDK on a loopback server --------------------------------------------------------
 
-class FakePangu:
-    def __init__(self) -> None:
-        self.received: List[Dict[str, Any]] = []
-        fake = self
+def _pangu(request: Dict[str, Any]) -> Answer:
+    if request["path"].startswith("/v3/auth/tokens"):
+        return 201, {"token": {"expires_at": "2023-11-15T22:13:20.000000Z"}}, {"X-Subject-Token": TOK1}
+    return 200, {"id": "c", "object": "chat.completion", "created": 1, "model": "pangu",
+                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                fake.received.append({"path": self.path, "headers": dict(self.headers), "body": self.rfile.read(length)})
-                if self.path.startswith("/v3/auth/tokens"):
-                    status, reply, extra = 201, {"token": {"expires_at": "2023-11-15T22:13:20.000000Z"}}, {"X-Subject-Token": TOK1}
-                else:
-                    status, extra = 200, {}
-                    reply = {"id": "c", "object": "chat.completion", "created": 1, "model": "pangu",
-                             "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-                             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-                data = json.dumps(reply).encode()
-                self.send_response(status)
-                for name, value in {"Content-Type": "application/json", "Content-Length": str(len(data)), **extra}.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> FakePangu:
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def FakePangu() -> ResponderServer:
+    """The IAM token endpoint (201 with X-Subject-Token) and the chat endpoint; keeps what arrived."""
+    return ResponderServer(_pangu)
 
 
 def test_request_and_signature_equal_what_the_sdk_sends() -> None:

@@ -5,9 +5,7 @@ request signed with bce-auth-v1 exactly as the official SDK signs it), cassette-
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 from unittest import mock
 from urllib.parse import parse_qs, urlsplit
 
@@ -16,6 +14,7 @@ import pytest
 import llmplex
 from llmplex import FixedClock, Message, RetryPolicy
 from llmplex.signing.bce import sign_bce
+from llmplex.testing.replay import Answer, ResponderServer
 
 CASSETTE_DIR = "qianfan"
 API_KEY = "bce-v3/ALTAK-EXAMPLEkey0000/0000000000000000000000000000000000000000"
@@ -198,50 +197,18 @@ def test_a_v1_shaped_error_in_a_v2_reply_is_mapped() -> None:
 
 # --- the official SDK's v2 path on a loopback server ---------------------------------------------
 
-class FakeQianfan:
-    def __init__(self) -> None:
-        self.received: List[Dict[str, Any]] = []
-        fake = self
+def _qianfan(request: Dict[str, Any]) -> Answer:
+    if "BCE-BEARER" in request["path"]:
+        return 200, {"userId": "u", "token": IAM1, "status": "enable",
+                     "createTime": "2023-11-14T22:13:20Z", "expireTime": "2023-11-15T10:13:20Z"}
+    return 200, {"id": "as-1", "object": "chat.completion", "created": 1, "model": "ernie-4.0-turbo-8k",
+                 "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
+                 "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def _serve(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                fake.received.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body})
-                if "BCE-BEARER" in self.path:
-                    reply: Dict[str, Any] = {"userId": "u", "token": IAM1, "status": "enable",
-                                             "createTime": "2023-11-14T22:13:20Z", "expireTime": "2023-11-15T10:13:20Z"}
-                else:
-                    reply = {"id": "as-1", "object": "chat.completion", "created": 1, "model": "ernie-4.0-turbo-8k",
-                             "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}],
-                             "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _serve
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> FakeQianfan:
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def FakeQianfan() -> ResponderServer:
+    """The IAM bearer-token endpoint and the v2 chat endpoint; keeps what arrived."""
+    return ResponderServer(_qianfan)
 
 
 def test_iam_flow_and_body_equal_what_the_sdk_sends() -> None:

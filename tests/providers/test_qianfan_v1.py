@@ -5,8 +5,6 @@ exchanges (reuse, expiry, refresh on error_code 110/111), replies, streams and e
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,6 +13,7 @@ import pytest
 import llmplex
 from llmplex import FixedClock, Message, RetryPolicy
 from llmplex.providers.qianfan_v1 import error_class_for_code
+from llmplex.testing.replay import Answer, ResponderServer
 
 CASSETTE_DIR = "qianfan"
 API_KEY = "EXAMPLE-ernie-api-key"
@@ -148,48 +147,16 @@ def test_credentials_come_from_the_sdks_variables(monkeypatch: pytest.MonkeyPatc
 
 # --- the official SDK on a loopback server ------------------------------------------------------
 
-class FakeBaidu:
-    """Answers the OAuth exchange and one chat call; keeps what arrived."""
+def _baidu(request: Dict[str, Any]) -> Answer:
+    if request["path"].startswith("/oauth/2.0/token"):
+        return 200, {"access_token": TOKEN1, "expires_in": 2592000}
+    return 200, {"id": "as-1", "object": "chat.completion", "created": 1, "result": "ok", "is_truncated": False,
+                 "need_clear_history": False, "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
 
-    def __init__(self) -> None:
-        self.received: List[Dict[str, Any]] = []
-        fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                fake.received.append({"path": self.path, "body": body})
-                if self.path.startswith("/oauth/2.0/token"):
-                    reply: Dict[str, Any] = {"access_token": TOKEN1, "expires_in": 2592000}
-                else:
-                    reply = {"id": "as-1", "object": "chat.completion", "created": 1, "result": "ok", "is_truncated": False,
-                             "need_clear_history": False, "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
-                data = json.dumps(reply).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def __enter__(self) -> FakeBaidu:
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def FakeBaidu() -> ResponderServer:
+    """Answers the OAuth exchange and the chat calls; keeps what arrived."""
+    return ResponderServer(_baidu)
 
 
 def sdk_sends(**call: Any) -> Tuple[Dict[str, Any], Dict[str, Any]]:
