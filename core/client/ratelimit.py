@@ -53,6 +53,8 @@ CLIENT_LIMIT_CODE = "llmplex_client_rate_limit"
 IMAGE_TOKENS = 765
 _CHARS_PER_TOKEN = 4
 
+#: The longest wait a limiter may be told to accept (a week, as timeouts and retry delays).
+_MAX_WAIT = 7 * 24 * 3600.0
 _KEYS = ("requests_per_minute", "tokens_per_minute", "burst", "wait", "max_wait", "models")
 
 
@@ -118,6 +120,10 @@ class Limits:
                 or (value == 0 and key != "max_wait")
             ):
                 raise ConfigError(f"{where}.{key} must be a positive number, got {value!r}", field=f"{where}.{key}")
+            if key == "max_wait" and value is not None and value > _MAX_WAIT:
+                # As every other wait: sleep() and lock waits overflow on more.
+                raise ConfigError(f"{where}.max_wait must be a number of seconds from 0 to {_MAX_WAIT:.0f} (a week),"
+                                  f" got {value!r}", field=f"{where}.max_wait")
             numbers[key] = None if value is None else float(value)
         wait = table.get("wait", True)
         if not isinstance(wait, bool):

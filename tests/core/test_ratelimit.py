@@ -306,3 +306,11 @@ def test_units_are_taken_at_the_grant_time_so_queued_callers_cannot_bunch_up() -
     grants = [limiter.acquire("p", "m", tokens) for tokens in (600, 600, 1)]
     assert grants == [0.0, 60.0, 61.0]
     assert_bucket_bound([(t, 1.0) for t in grants], capacity=1, per_minute=60)
+
+
+def test_max_wait_is_capped_at_a_week_like_every_other_wait() -> None:
+    assert Limits.parse({"max_wait": 7 * 24 * 3600}, "providers.p.rate_limit").max_wait == 604800.0
+    for too_long in (7 * 24 * 3600 + 1, 1e300):
+        with pytest.raises(ConfigError) as info:
+            Limits.parse({"max_wait": too_long}, "providers.p.rate_limit")
+        assert info.value.field == "providers.p.rate_limit.max_wait" and "(a week)" in str(info.value)
