@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from llmplex.provider.error_mapping import status_error
-from llmplex.errors import ConfigError, InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
+from llmplex.errors import InvalidRequestError, LLMError, ProtocolError, StreamInterruptedError
 from llmplex.provider.capabilities import Capabilities
 from llmplex.plugins.hookspecs import hookimpl
 from llmplex.schema import fastpath as fast
@@ -290,12 +290,7 @@ class OpenAICompatible(Provider):
             headers["Authorization"] = f"Bearer {api_key}"
         if request.stream:
             headers["Accept"] = "text/event-stream"
-        extra_headers = self.settings.options.get("headers") or {}
-        if not isinstance(extra_headers, Mapping):
-            where = f"providers.{self.name}.headers"
-            raise ConfigError(f"{where} must be a table of header = value", provider=self.name, field=where)
-        for name, value in extra_headers.items():
-            headers[str(name)] = str(value)
+        headers.update(self.settings.extra_headers())
         return WireRequest(
             method="POST",
             url=base_url.rstrip("/") + "/chat/completions",
