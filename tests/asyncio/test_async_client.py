@@ -142,7 +142,9 @@ def test_async_with_closes_every_pool(http_server: Any) -> None:
 
 def test_no_threads_however_many_calls_are_in_flight(http_server: Any) -> None:
     server = http_server(forever=faults.echo())
-    client = make_client(server)
+    # 64 connections at once overflow the test server's listen backlog (5): a refused SYN is
+    # resent after 1 s, so the connect timeout must allow for it on a loaded machine.
+    client = make_client(server, timeouts=Timeouts(connect=5.0, read=5.0))
     mine = {t.ident for t in threading.enumerate()}  # this test's own threads and the server's
 
     async def main() -> List[str]:
