@@ -260,6 +260,8 @@ def parse_usage(data: Any) -> Optional[Usage]:
 # The request body's JSON: one encoder, not one built per call by json.dumps' keyword form.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _NO_DELTA: Dict[str, Any] = {}
+# The request's sampling and limit fields, sent under their own names when set.
+_SAMPLING = ("temperature", "top_p", "max_tokens", "stop", "seed", "n", "user")
 _chunk = ChatChunk.positional
 
 
@@ -312,8 +314,9 @@ class OpenAICompatible(Provider):
             body["tool_choice"] = tool_choice_to_openai(request.tool_choice)
         if request.parallel_tool_calls is not None:
             body["parallel_tool_calls"] = request.parallel_tool_calls
-        for name in ("temperature", "top_p", "max_tokens", "stop", "seed", "n", "user"):
-            value = getattr(request, name)
+        fields = request.__dict__  # plain reads of the request's fields
+        for name in _SAMPLING:
+            value = fields[name]
             if value is not None:
                 body[name] = value
         if request.response_format is not None and preset.grammar_response_format:
@@ -327,8 +330,9 @@ class OpenAICompatible(Provider):
             body["stream"] = True
             if preset.stream_usage:
                 body["stream_options"] = {"include_usage": True}
-        check_extra_keys(request.extra, provider=self.name)
-        body.update(request.extra)
+        if request.extra:
+            check_extra_keys(request.extra, provider=self.name)
+            body.update(request.extra)
         return body
 
     def _message(self, message: Message, index: int) -> Dict[str, Any]:
@@ -347,9 +351,10 @@ class OpenAICompatible(Provider):
             raise ProtocolError(f"{self.name} reply is not a JSON object", provider=self.name, raw=response.body)
         if _is_error(data):
             raise self._error_from_payload(response.status, data, response.headers, request)
-        vendor_error = self.in_body_error(data, request, raw=response.body)
-        if vendor_error is not None:
-            raise vendor_error
+        if _overrides_in_body_error(self):
+            vendor_error = self.in_body_error(data, request, raw=response.body)
+            if vendor_error is not None:
+                raise vendor_error
         choices = list(iter_dicts(data.get("choices")))
         if not choices:
             raise ProtocolError(f"{self.name} reply has no choices", provider=self.name, raw=response.body)
@@ -373,6 +378,7 @@ class OpenAICompatible(Provider):
         wire_message = choice.get("message")
         if not isinstance(wire_message, dict):
             raise ProtocolError(f"{self.name} reply choice has no message", provider=self.name, raw=body)
+        raw_calls = wire_message.get("tool_calls")
         calls = [
             tool_call_from_vendor(
                 json_str(c.get("id")) or f"call_{i}",
@@ -381,8 +387,8 @@ class OpenAICompatible(Provider):
                 provider=self.name,
                 payload=body,
             )
-            for i, c in enumerate(iter_dicts(wire_message.get("tool_calls")))
-        ]
+            for i, c in enumerate(iter_dicts(raw_calls))
+        ] if raw_calls else []
         reasoning = wire_message.get("reasoning_content") or wire_message.get("reasoning")
         content = wire_message.get("content")
         message = fast.reply_message(
@@ -475,6 +481,12 @@ def _status_for_type(error_type: str) -> int:
 
 
 
+def _overrides_in_body_error(provider: OpenAICompatible) -> bool:
+    """Whether a preset (iFlytek's) or a test replaced ``in_body_error``: the base one finds
+    nothing, so a reply or chunk skips the call."""
+    return "in_body_error" in vars(provider) or type(provider).in_body_error is not OpenAICompatible.in_body_error
+
+
 def _is_error(data: Dict[str, Any]) -> bool:
     return bool(data.get("error")) or data.get("object") == "error"
 
@@ -496,8 +508,9 @@ class OpenAIStreamParser:
         self._name = provider.name
         # Looked up once per stream, not per chunk; the base class's hook finds nothing.
         hook = provider.in_body_error
-        own = "in_body_error" in vars(provider) or type(provider).in_body_error is not OpenAICompatible.in_body_error
-        self._in_body_error: Optional[Callable[..., Optional[LLMError]]] = hook if own else None
+        self._in_body_error: Optional[Callable[..., Optional[LLMError]]] = (
+            hook if _overrides_in_body_error(provider) else None
+        )
 
     def feed(self, event: SSEEvent) -> List[ChatChunk]:
         data = event.data
