@@ -86,6 +86,19 @@ class _Facts:
 
 
 _FACTS: Dict[type, _Facts] = {}
+# Whether validation gives an instance of a class without private attributes an empty private
+# dict rather than None: pydantic before 2.14 (2.13 is the last for Python 3.9) does so for
+# every class with a ``model_post_init``; 2.14 leaves None. Equality compares private state.
+_EMPTY_PRIVATE: Dict[type, bool] = {}
+
+
+def unset_private(cls: type) -> Optional[Dict[str, Any]]:
+    """The private state validation gives an instance of ``cls`` that has no private attributes
+    (a fresh ``{}`` or None, by pydantic version)."""
+    found = _EMPTY_PRIVATE.get(cls)
+    if found is None:
+        found = _EMPTY_PRIVATE[cls] = getattr(cls, "__pydantic_post_init__", None) is not None
+    return {} if found else None
 # BaseModel's own __setattr__ would validate assignment and track fields; these are its slots.
 _setattr = object.__setattr__
 _new = object.__new__
@@ -116,7 +129,7 @@ def trusted(cls: Type[M], values: Dict[str, Any]) -> M:
     elif facts.private:
         _setattr(model, "__pydantic_private__", {n: a.get_default(call_default_factory=True) for n, a in facts.private})
     else:
-        _setattr(model, "__pydantic_private__", None)
+        _setattr(model, "__pydantic_private__", unset_private(cls))
     return model
 
 
@@ -129,6 +142,8 @@ def built(cls: Type[M], fields: Dict[str, Any], fields_set: Set[str], private: O
     _setattr(model, "__dict__", fields)
     _setattr(model, "__pydantic_fields_set__", fields_set)
     _setattr(model, "__pydantic_extra__", None)
+    if private is None:
+        private = unset_private(cls)
     _setattr(model, "__pydantic_private__", private)
     return model
 

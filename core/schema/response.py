@@ -8,6 +8,7 @@ from typing import Any, Dict, List, Literal, Optional
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .messages import Message, ToolCall
+from .model import unset_private
 
 __all__ = [
     "FinishReason",
@@ -218,7 +219,7 @@ class ChatChunk(BaseModel):
         })
         _setattr(chunk, "__pydantic_fields_set__", _CHUNK_FIELDS.copy())
         _setattr(chunk, "__pydantic_extra__", None)
-        _setattr(chunk, "__pydantic_private__", None)
+        _setattr(chunk, "__pydantic_private__", unset_private(cls))
         return chunk
 
     @classmethod

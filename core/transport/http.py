@@ -359,7 +359,7 @@ class HttpTransport:
 
     def close(self) -> None:
         self._routes = {}
-        self.adapter.close()
+        getattr(self.adapter, "close")()  # untyped in the stubs of requests for urllib3 1.26 (Python 3.9)
 
     def send(
         self,
@@ -472,7 +472,11 @@ class HttpTransport:
             raise _send_error(_as_requests_error(exc), _Target(wire.url, provider), timeouts, route.proxies,
                               deadline) from None
         except ValueError as exc:
-            # http.client refuses a header value it cannot encode (not latin-1) only at send time.
+            # http.client refuses, only at send time, a header value it cannot encode (not
+            # latin-1), or one with a line break older requests let through.
+            if any(c in part for k, v in wire.headers.items() for part in (k, v) if isinstance(part, str)
+                   for c in _LINE_BREAKS):
+                raise _bad_header(wire) from None
             name = next((k for k, v in wire.headers.items() if not _latin1(k) or not _latin1(v)), None)
             which = f"request header {name!r}" if name else f"a request header ({type(exc).__name__})"
             message = f"{which} cannot be sent: header values must be latin-1 text (a pasted typographic quote or dash?)"
@@ -512,11 +516,12 @@ class HttpTransport:
             if connect is not None:
                 pool = connect(prepared, verify, proxies=proxies, cert=None)
             else:  # requests < 2.32.2
-                pool = adapter.get_connection(full, proxies)
+                pool = getattr(adapter, "get_connection")(full, proxies)
         except urllib3.exceptions.LocationValueError as exc:
             raise requests.exceptions.InvalidURL(exc) from None
         getattr(adapter, "cert_verify")(pool, full, verify, None)  # OSError: the CA bundle is missing
-        return _Route(pool, adapter.request_url(prepared, proxies), proxies)
+        # Untyped in the stubs requests' older releases ship (Python 3.9's, with urllib3 1.26).
+        return _Route(pool, getattr(adapter, "request_url")(prepared, proxies), proxies)
 
     def _headers(self, wire: WireRequest) -> Tuple[Dict[str, Any], str]:
         """requests' default headers overridden by the wire's, each checked as requests checks
@@ -614,12 +619,21 @@ def _latin1(text: str) -> bool:
     return True
 
 
+# Characters no header name or value may hold. requests before 2.33 lets a value ending in a
+# line break through its check (its pattern's ``$`` matches before a final newline); http.client
+# then refuses it at send time with a bare ValueError.
+_LINE_BREAKS = ("\r", "\n", "\0")
+
+
 def _bad_header(wire: WireRequest) -> ConfigError:
     """Which request header requests refused, without its value (it may be a credential)."""
     for name, value in wire.headers.items():
         try:
             requests.utils.check_header_validity((name, value))
+            broken = any(c in part for part in (name, value) if isinstance(part, str) for c in _LINE_BREAKS)
         except (requests.exceptions.InvalidHeader, ValueError, TypeError):
+            broken = True
+        if broken:
             return ConfigError(
                 f"request header {name!r} cannot be sent: its name or value has a line break, leading"
                 " whitespace or a character HTTP forbids (a credential read from a file with its newline?)",
