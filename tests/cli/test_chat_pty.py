@@ -6,7 +6,6 @@ the terminal is a real SIGINT delivered by the kernel's line discipline, as in a
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import select
@@ -20,22 +19,11 @@ import pytest
 
 pty = pytest.importorskip("pty")
 
-FAULTS = Path(__file__).resolve().parent.parent / "reliability" / "faults.py"
 
 
-def _faults() -> Any:
-    found = sys.modules.get("faults")
-    if found is not None and getattr(found, "__file__", None) == str(FAULTS):
-        return found
-    spec = importlib.util.spec_from_file_location("faults", FAULTS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["faults"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-faults = _faults()
+# tests/conftest.py loads reliability/faults.py as the module ``faults`` (test directories are
+# not on sys.path under --import-mode=importlib).
+import faults  # noqa: E402
 KEY = "sk-EXAMPLE-chat-pty-00000000000000"
 
 

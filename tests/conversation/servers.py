@@ -1,38 +1,23 @@
 """Helpers of the conversation suite: scripted OpenAI-compatible replies on 127.0.0.1.
 
 The fault servers of ``tests/reliability/faults.py`` are reused. With ``--import-mode=importlib``
-test directories are not on ``sys.path``: ``conftest.py`` loads this file (and faults.py) by path
-under the names ``conversation_servers`` and ``faults``.
+test directories are not on ``sys.path``: ``conftest.py`` loads this file by path under the
+name ``conversation_servers``, and ``tests/conftest.py`` loads faults.py as ``faults``.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
-from types import ModuleType
 from typing import Any, Dict, List, Optional, Sequence
 
 from llmplex import Client
 
-FAULTS = Path(__file__).resolve().parent.parent / "reliability" / "faults.py"
 KEY = "sk-EXAMPLE-conversation-0000"
 
 
-def load_faults() -> ModuleType:
-    found = sys.modules.get("faults")
-    if found is not None and getattr(found, "__file__", None) == str(FAULTS):
-        return found
-    spec = importlib.util.spec_from_file_location("faults", FAULTS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["faults"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-faults = load_faults()
+# tests/conftest.py loads reliability/faults.py as the module ``faults`` (test directories are
+# not on sys.path under --import-mode=importlib).
+import faults  # noqa: E402
 
 
 def openai_client(server: Any, **defaults: Any) -> Client:
