@@ -394,7 +394,10 @@ class ResponseParser:
             return
         cl = headers.get("content-length")
         if cl is not None:
-            length = _content_length(cl, block)
+            if cl.isdigit() and cl.isascii() and len(cl) < 19:  # the common case
+                length = int(cl)
+            else:
+                length = _content_length(cl, block)
             self._expected = self._remaining = length
             self._state = _LENGTH if length else _DONE
             return
@@ -499,19 +502,27 @@ class ResponseParser:
         self._state = state
 
 
+class _Undecodable(H1Error):
+    """zlib refused the bytes (the deflate probe retries them as raw deflate)."""
+
+
+#: A "deflate" body is tried as zlib-wrapped until it decodes something; the bytes tried are kept
+#: (up to this much) to replay them as raw deflate if zlib refuses them first (urllib3 does so).
+_PROBE_MAX = 64 * 1024
+
+
 class BodyDecoder:
     """Streaming Content-Encoding decoder for "gzip", "x-gzip" and "deflate" (zlib-wrapped, or raw
     deflate as some servers send). ``for_encoding(value)`` returns None for identity / empty /
     encodings it does not know (those bodies pass through undecoded, as requests does)."""
 
-    __slots__ = ("_gzip", "_obj", "_pending", "_fed", "_done_member", "_swallow")
+    __slots__ = ("_gzip", "_obj", "_probe", "_fed", "_done_member", "_swallow")
 
     def __init__(self, gzip: bool) -> None:
         self._gzip = gzip
-        self._obj: Optional["zlib._Decompress"] = (
-            zlib.decompressobj(16 + zlib.MAX_WBITS) if gzip else None
-        )
-        self._pending = b""  # deflate: the first bytes, until the zlib header is known or not
+        self._obj = zlib.decompressobj(16 + zlib.MAX_WBITS if gzip else zlib.MAX_WBITS)
+        # deflate: the bytes seen while it is not yet known whether they are zlib-wrapped
+        self._probe: Optional[bytes] = None if gzip else b""
         self._fed = False
         self._done_member = False
         self._swallow = False  # gzip: bytes after a member that are not another member
@@ -538,16 +549,22 @@ class BodyDecoder:
         if not data or self._swallow:
             return b""
         self._fed = True
+        probe = self._probe
+        if probe is None:
+            return self._inflate(data, limit)
+        probe += data
+        try:
+            out = self._inflate(data, limit)
+        except _Undecodable:
+            # Not zlib-wrapped, and nothing decoded yet: raw deflate, from the first byte.
+            self._probe = None
+            self._obj = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self._inflate(probe, limit)
+        self._probe = None if out or self._obj.eof or len(probe) > _PROBE_MAX else probe
+        return out
+
+    def _inflate(self, data: bytes, limit: int) -> bytes:
         obj = self._obj
-        if obj is None:  # deflate: zlib-wrapped or raw? Decided by the first two bytes.
-            data = self._pending + data
-            if len(data) < 2:
-                self._pending = data
-                return b""
-            self._pending = b""
-            cmf, flg = data[0], data[1]
-            zlib_wrapped = cmf & 0x0F == 8 and (cmf * 256 + flg) % 31 == 0
-            obj = self._obj = zlib.decompressobj(zlib.MAX_WBITS if zlib_wrapped else -zlib.MAX_WBITS)
         out: List[bytes] = []
         left = limit
         while True:
@@ -560,7 +577,7 @@ class BodyDecoder:
                     # as urllib3 does (some servers pad the stream).
                     self._swallow = True
                     break
-                raise H1Error("encoding", f"the body does not decode: {exc}", data) from None
+                raise _Undecodable("encoding", f"the body does not decode: {exc}", data) from None
             left -= len(chunk)
             if left < 0 or obj.unconsumed_tail or (
                 left == 0 and not obj.eof and obj.decompress(b"", 1)
@@ -580,7 +597,6 @@ class BodyDecoder:
         """At the body's end: what is left; a truncated stream raises H1Error("encoding")."""
         if not self._fed or self._swallow:
             return b""
-        obj = self._obj
-        if obj is None or not obj.eof:
-            raise H1Error("encoding", "the compressed body is truncated", self._pending)
-        return obj.flush()
+        if not self._obj.eof:
+            raise H1Error("encoding", "the compressed body is truncated", self._probe or b"")
+        return self._obj.flush()
