@@ -2,7 +2,7 @@
 synchronous one, run with ``await`` on llmplex's asyncio transports.
 
 Only the I/O differs from the synchronous drivers (``Client.chat``, ``ChatStream``): sends go through
-:class:`~llmplex.transport.ahttp.AsyncHttpTransport` (aiohttp) and
+:class:`~llmplex.transport.ahttp.AsyncHttpTransport` (llmplex's own HTTP/1.1 client) and
 :class:`~llmplex.transport.awebsocket.AsyncWebSocketTransport`; waits (backoff, Retry-After, the
 rate limiter's slot) are ``await``-ed; token exchanges queue on an asyncio lock. What an attempt
 means (errors, partial text, retries, fallbacks, hooks, logs) is decided by the rules the sync

@@ -318,7 +318,7 @@ class Client:
 
     async def achat(self, model: str, messages: Any, **params: Any) -> ChatResponse:
         """``chat`` for asyncio code, on the event loop (no thread): the same retries, deadlines,
-        rate limits, fallbacks, hooks and errors (``docs/async.md``). Needs ``llmplex[async]``."""
+        rate limits, fallbacks, hooks and errors (``docs/async.md``)."""
         if params.get("response_model") is not None:
             import asyncio  # only async callers pay for it: asyncio costs ~30 ms to import
 
@@ -395,16 +395,10 @@ class Client:
 
     @property
     def ahttp(self) -> AsyncHttpTransport:
-        """The asyncio HTTP transport (aiohttp, from the ``async`` extra), made on first use."""
+        """The asyncio HTTP transport, made on first use."""
         if self._ahttp is None:
-            try:
-                from ..transport.ahttp import AsyncHttpTransport
-            except ImportError as exc:
-                raise ConfigError(
-                    f"asyncio calls need aiohttp ({exc.name or 'aiohttp'} is not installed):"
-                    " pip install 'llmplex[async]'",
-                    field="async",
-                ) from None
+            from ..transport.ahttp import AsyncHttpTransport
+
             self._ahttp = AsyncHttpTransport()
         return self._ahttp
 

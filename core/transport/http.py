@@ -474,13 +474,7 @@ class HttpTransport:
         except ValueError as exc:
             # http.client refuses, only at send time, a header value it cannot encode (not
             # latin-1), or one with a line break older requests let through.
-            if any(c in part for k, v in wire.headers.items() for part in (k, v) if isinstance(part, str)
-                   for c in _LINE_BREAKS):
-                raise _bad_header(wire) from None
-            name = next((k for k, v in wire.headers.items() if not _latin1(k) or not _latin1(v)), None)
-            which = f"request header {name!r}" if name else f"a request header ({type(exc).__name__})"
-            message = f"{which} cannot be sent: header values must be latin-1 text (a pasted typographic quote or dash?)"
-            raise ConfigError(message, field="headers") from None
+            raise _unsendable_header(wire, exc) from None
         finally:
             _DEADLINE_AT.reset(token)
         status = response.status
@@ -640,6 +634,19 @@ def _bad_header(wire: WireRequest) -> ConfigError:
                 field="headers",
             )
     return ConfigError("a request header cannot be sent: a name or value HTTP forbids", field="headers")
+
+
+def _unsendable_header(wire: WireRequest, exc: Optional[BaseException] = None) -> ConfigError:
+    """The error for a header the request line cannot carry: a line break (named by
+    :func:`_bad_header`) or a name or value that is not latin-1 text."""
+    if any(c in part for k, v in wire.headers.items() for part in (k, v) if isinstance(part, str)
+           for c in _LINE_BREAKS):
+        return _bad_header(wire)
+    name = next((k for k, v in wire.headers.items() if not _latin1(k) or not _latin1(v)), None)
+    which = (f"request header {name!r}" if name else
+             f"a request header ({type(exc).__name__})" if exc is not None else "a request header")
+    message = f"{which} cannot be sent: header values must be latin-1 text (a pasted typographic quote or dash?)"
+    return ConfigError(message, field="headers")
 
 
 def _chain(exc: BaseException) -> List[BaseException]:

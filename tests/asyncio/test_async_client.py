@@ -30,11 +30,8 @@ def make_client(server: Any, **kwargs: Any) -> llmplex.Client:
 
 
 def connections(client: llmplex.Client) -> Any:
-    """(connections checked out, idle pooled connections) of the running loop's aiohttp pool.
-    aiohttp has no public counter; its connector's two tables are read."""
-    session = client.ahttp._sessions[asyncio.get_running_loop()]
-    connector: Any = session.connector
-    return len(connector._acquired), sum(len(idle) for idle in connector._conns.values())
+    """(connections in use, idle pooled connections) of the running loop's pool."""
+    return client.ahttp.connections()
 
 
 def prompt(text: str) -> List[dict]:
@@ -134,10 +131,10 @@ def test_async_with_closes_every_pool(http_server: Any) -> None:
     async def main() -> Any:
         async with client:
             assert (await client.achat("fault/m", prompt("one"))).text == "one"
-            session = client.ahttp._sessions[asyncio.get_running_loop()]
-        return session
+            pooled = client.ahttp.connections()
+        return pooled, client.ahttp.connections()
 
-    assert asyncio.run(main()).closed
+    assert asyncio.run(main()) == ((0, 1), (0, 0))
 
 
 def test_no_threads_however_many_calls_are_in_flight(http_server: Any) -> None:
@@ -251,13 +248,20 @@ def test_sync_calls_never_import_the_async_stack(http_server: Any, tmp_path: Any
     assert json.loads(result.stdout) == []
 
 
-def test_without_aiohttp_the_error_names_the_extra(http_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    server = http_server()
-    monkeypatch.setitem(sys.modules, "aiohttp", None)  # what `import aiohttp` sees when it is absent
+def test_asyncio_calls_need_no_http_library(http_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = http_server(faults.completion("native"), faults.sse(["a", "b"]))
+    for name in ("aiohttp", "httpx"):
+        monkeypatch.setitem(sys.modules, name, None)  # what `import aiohttp` sees when it is absent
     monkeypatch.delitem(sys.modules, "llmplex.transport.ahttp", raising=False)
     client = make_client(server)
-    with pytest.raises(llmplex.ConfigError, match=r"llmplex\[async\]"):
-        asyncio.run(client.achat("fault/m", HI))
+
+    async def main() -> Any:
+        reply = await client.achat("fault/m", HI)
+        streamed = "".join([c.text async for c in client.astream("fault/m", HI)])
+        await client.aclose()
+        return reply.text, streamed
+
+    assert asyncio.run(main()) == ("native", "ab")
 
 
 def test_a_custom_sync_transport_still_serves_asyncio_calls(http_server: Any) -> None:
