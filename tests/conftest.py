@@ -1,6 +1,7 @@
 """Shared test setup: cassettes live in <repo>/cassettes/<provider>/, JSON-serialised, replay only;
 the loopback fault servers of ``tests/reliability/faults.py`` (the ``http_server`` and
-``ws_server`` fixtures, and the module itself as ``import faults``)."""
+``ws_server`` fixtures, and the module itself as ``import faults``); the ``api`` fixture of
+``tests/apis.py`` (each test using it runs through the sync and the asyncio API; ``import apis``)."""
 
 from __future__ import annotations
 
@@ -16,23 +17,33 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES = ROOT / "cassettes"
 FAULTS = Path(__file__).resolve().parent / "reliability" / "faults.py"
+APIS = Path(__file__).resolve().parent / "apis.py"
 
 
-def _load_faults() -> ModuleType:
+def _load_faults(name: str = "faults", path: Path = FAULTS) -> ModuleType:
     """``faults.py`` under the module name ``faults``, once: with ``--import-mode=importlib`` test
     directories are not on ``sys.path``, so test modules find it in ``sys.modules``."""
-    found = sys.modules.get("faults")
-    if found is not None and getattr(found, "__file__", None) == str(FAULTS):
+    found = sys.modules.get(name)
+    if found is not None and getattr(found, "__file__", None) == str(path):
         return found
-    spec = importlib.util.spec_from_file_location("faults", FAULTS)
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules["faults"] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
 faults = _load_faults()
+apis = _load_faults("apis", APIS)
+
+
+@pytest.fixture(params=apis.APIS, ids=[api.name for api in apis.APIS])
+def api(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh ``apis.SyncAPI`` or ``apis.AsyncAPI``: the test runs once through each."""
+    chosen = request.param()
+    yield chosen
+    chosen.finish()
 
 
 @pytest.fixture

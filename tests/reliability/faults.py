@@ -27,6 +27,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
@@ -162,6 +163,9 @@ class FaultServer:
         self.steps: List[Step] = list(steps)
         self.forever = forever
         self.received: List[Dict[str, Any]] = []
+        #: Connections accepted, and those the client (or a step) has closed since.
+        self.opened = 0
+        self.closed = 0
         self.stop = threading.Event()
         self._lock = threading.Lock()
         server = self
@@ -177,6 +181,16 @@ class FaultServer:
                 # Headers and body go out as separate writes: without this, Nagle's algorithm
                 # and the client's delayed ACK add ~40 ms to every reply.
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                with server._lock:
+                    server.opened += 1
+
+            def finish(self) -> None:
+                # The connection is over: the client closed it (or a step cut it).
+                try:
+                    super().finish()
+                finally:
+                    with server._lock:
+                        server.closed += 1
 
             def do_POST(self) -> None:
                 try:
@@ -223,6 +237,13 @@ class FaultServer:
     @property
     def pending(self) -> int:
         return len(self.steps)
+
+    def wait_closed(self, count: int, within: float = 5.0) -> int:
+        """Wait (at most ``within`` s) until ``count`` connections have been closed; how many were."""
+        until = time.monotonic() + within
+        while self.closed < count and time.monotonic() < until and not self.stop.wait(0.01):
+            pass
+        return self.closed
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
