@@ -600,6 +600,47 @@ def test_closing_the_client_closes_every_pooled_connection(api: Any, http_server
     assert api.chat(client, "fault/m", ask("again")).text == "again"
 
 
+def test_a_reply_saying_connection_close_is_not_pooled(api: Any, http_server: Any) -> None:
+    # The server would keep reading (it ignores its own header): only the client can honour it.
+    server = http_server(_completion_with({"Connection": "close"}), forever=faults.echo())
+    client = make_client(server.url, max_retries=0)
+    assert api.chat(client, "fault/m", ask("x")).text == "ok"
+    assert api.chat(client, "fault/m", ask("second")).text == "second"
+    assert server.opened == 2
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["Content-Length", "chunked"])
+def test_big_requests_and_replies_arrive_whole_however_they_are_cut(api: Any, http_server: Any, chunked: bool) -> None:
+    # 3 MiB each way; the reply in pieces of awkward sizes (1 byte, a read's size plus one, ...).
+    prompt = "".join(chr(0x61 + n % 26) for n in range(3 * 1024 * 1024))
+    body = json.dumps({"id": "x", "object": "chat.completion", "choices": [
+        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": prompt[::-1]}}]}).encode()
+    sizes, pieces, at = [1, 7, 65537, 3, 4096, 65536, 1 << 20], [], 0
+    while at < len(body):
+        size = sizes[len(pieces) % len(sizes)]
+        pieces.append(body[at:at + size])
+        at += size
+    server = http_server(faults.Step(headers={"Content-Type": "application/json"}, pieces=pieces, chunked=chunked),
+                         forever=faults.echo())
+    client = make_client(server.url)
+    assert api.chat(client, "fault/m", ask(prompt)).text == prompt[::-1]
+    assert api.chat(client, "fault/m", ask(prompt)).text == prompt  # the echo: the request arrived whole
+    assert json.loads(server.received[1]["body"])["messages"][0]["content"] == prompt
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["Content-Length", "chunked"])
+def test_the_total_deadline_cuts_a_body_that_keeps_trickling(api: Any, http_server: Any, chunked: bool) -> None:
+    # 41 pieces 50 ms apart: 2 s in all, each gap far below the 2 s read timeout.
+    server = http_server(faults.Step(headers={"Content-Type": "application/json"}, pieces=[b" "] * 40 + [b"{}"],
+                                     chunked=chunked, pause=0.05))
+    client = make_client(server.url, clock=SystemClock(), max_retries=0)
+    started = time.monotonic()
+    with pytest.raises(llmplex.TimeoutError) as info:
+        api.chat(client, "fault/m", ask("x"), total_timeout=0.5)
+    assert time.monotonic() - started < 1.5
+    assert info.value.message == "call exceeded its total deadline of 0.5 s"
+
+
 # -- body limits and content codings, on both paths ---------------------------------------------
 _BIG = json.dumps({"pad": "x" * 5000}).encode()
 
