@@ -25,11 +25,13 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import ssl
 import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Sequence, Tuple, Union
 
 from llmplex.provider.error_mapping import status_error
@@ -159,9 +161,11 @@ def hang_up() -> Step:
 class FaultServer:
     """Plays a script of :class:`Step` on ``http://127.0.0.1:<port>``, one step per request."""
 
-    def __init__(self, steps: Sequence[Step] = (), *, forever: Optional[Step] = None) -> None:
+    def __init__(self, steps: Sequence[Step] = (), *, forever: Optional[Step] = None, tls: bool = False) -> None:
         self.steps: List[Step] = list(steps)
         self.forever = forever
+        #: With ``tls``: HTTPS, with the certificate in tls/ (for ``localhost``, signed by tls/ca.pem).
+        self.tls = _tls_context() if tls else None
         self.received: List[Dict[str, Any]] = []
         #: Connections accepted, and those the client (or a step) has closed since.
         self.opened = 0
@@ -177,6 +181,8 @@ class FaultServer:
                 return
 
             def setup(self) -> None:
+                if server.tls is not None:
+                    self.request = self.connection = server.tls.wrap_socket(self.request, server_side=True)
                 super().setup()
                 # Headers and body go out as separate writes: without this, Nagle's algorithm
                 # and the client's delayed ACK add ~40 ms to every reply.
@@ -216,6 +222,8 @@ class FaultServer:
 
     @property
     def url(self) -> str:
+        if self.tls is not None:
+            return f"https://localhost:{self._httpd.server_address[1]}"
         return f"http://127.0.0.1:{self._httpd.server_address[1]}"
 
     def add(self, *steps: Step) -> None:
@@ -301,6 +309,16 @@ class FaultServer:
         if step.chunked:
             handler.wfile.write(b"0\r\n\r\n")
             handler.wfile.flush()
+
+
+#: A CA (tls/ca.pem) and a certificate it signed for ``localhost`` only, valid until 2126.
+TLS_DIR = Path(__file__).resolve().parent / "tls"
+
+
+def _tls_context() -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(TLS_DIR / "server.pem"), str(TLS_DIR / "server-key.pem"))
+    return context
 
 
 def _cut(handler: BaseHTTPRequestHandler) -> None:

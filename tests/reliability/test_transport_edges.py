@@ -317,6 +317,11 @@ def test_credentials_in_the_url_are_not_turned_into_basic_auth(api: Any, http_se
     assert api.chat(client, "fault/m", ask("x")).text == "ok"
     assert api.stream(client, "fault/m", ask("x")).text == "s"
     assert [r["headers"]["Authorization"] for r in server.received] == [f"Bearer {KEY}"] * 2
+    port = _free_port()
+    refused = make_client(f"http://user:secret@127.0.0.1:{port}", max_retries=0)
+    with pytest.raises(llmplex.ConnectionError) as info:
+        api.chat(refused, "fault/m", ask("x"))
+    assert f"127.0.0.1:{port}" in info.value.message and "secret" not in f"{info.value} {info.value!r}"
 
 
 def test_proxies_from_the_environment_are_honoured_and_no_proxy_bypasses_them(
@@ -355,6 +360,38 @@ def test_the_ca_bundle_variables_choose_tls_verification(clean_env: pytest.Monke
     assert _environment("https://api.example.com/v1")[1] == "/etc/curl.pem"
     clean_env.setenv("REQUESTS_CA_BUNDLE", "/etc/corp.pem")
     assert _environment("https://api.example.com/v1")[1] == "/etc/corp.pem"
+
+
+def test_tls_is_verified_against_the_ca_bundle_the_environment_names(api: Any, clean_env: pytest.MonkeyPatch) -> None:
+    with faults.FaultServer([faults.completion("over tls"), faults.sse(["streamed ", "over tls"])], tls=True) as server:
+        clean_env.setenv("REQUESTS_CA_BUNDLE", str(faults.TLS_DIR / "ca.pem"))
+        client = make_client(server.url)
+        assert api.chat(client, "fault/m", ask("x")).text == "over tls"
+        assert api.stream(client, "fault/m", ask("x")).text == "streamed over tls"
+        assert server.opened == 1
+
+
+def test_a_certificate_no_trusted_ca_signed_is_refused(api: Any, clean_env: pytest.MonkeyPatch) -> None:
+    with faults.FaultServer(forever=faults.completion(), tls=True) as server:
+        client = make_client(server.url, max_retries=0)  # no CA bundle named: the system's CAs
+        with pytest.raises(llmplex.ConnectionError) as info:
+            api.chat(client, "fault/m", ask("x"))
+        assert re.fullmatch(rf"TLS handshake with {re.escape(where(server))} failed \(.*certificate.*\); {re.escape(HINT)}",
+                            info.value.message), info.value.message
+        assert server.received == []
+
+
+def test_a_certificate_for_another_host_is_refused(api: Any, clean_env: pytest.MonkeyPatch) -> None:
+    # The certificate names localhost only; the same server reached as 127.0.0.1 is not it.
+    with faults.FaultServer(forever=faults.completion(), tls=True) as server:
+        clean_env.setenv("REQUESTS_CA_BUNDLE", str(faults.TLS_DIR / "ca.pem"))
+        client = make_client(server.url.replace("localhost", "127.0.0.1"), max_retries=0)
+        with pytest.raises(llmplex.ConnectionError) as info:
+            api.chat(client, "fault/m", ask("x"))
+        port = server.url.rsplit(":", 1)[1]
+        assert re.fullmatch(rf"TLS handshake with 127\.0\.0\.1:{port} failed \(.*127\.0\.0\.1.*\); {re.escape(HINT)}",
+                            info.value.message), info.value.message
+        assert server.received == []
 
 
 def test_requests_carry_the_llmplex_user_agent(api: Any, http_server: Any) -> None:
