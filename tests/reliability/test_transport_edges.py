@@ -695,6 +695,9 @@ def test_a_reply_body_over_max_body_is_refused(api: Any, http_server: Any, chunk
     assert api.chat(client, "fault/m", ask("next")).text == "next"
 
 
+_CHUNKED_ENCODED = "stream() leaves a chunked compressed body encoded (read_chunked ignores decode_content)"
+
+
 def _gzip_step(body: bytes, *, content_type: str = "application/json", pieces: int = 1) -> Any:
     packed = gzip.compress(body)
     size = -(-len(packed) // pieces)
@@ -704,7 +707,7 @@ def _gzip_step(body: bytes, *, content_type: str = "application/json", pieces: i
 
 
 def test_a_gzip_reply_is_decoded(api: Any, http_server: Any) -> None:
-    sync_on_urllib3_1(api, "stream() leaves a chunked gzip body encoded (read_chunked ignores decode_content)")
+    sync_on_urllib3_1(api, _CHUNKED_ENCODED)
     plain = faults.completion("unzipped")
     stream = b"".join(faults.sse(["un", "zipped ", "stream"]).pieces)
     server = http_server(_gzip_step(plain.pieces[0]), _gzip_step(stream, content_type="text/event-stream", pieces=5))
@@ -713,6 +716,21 @@ def test_a_gzip_reply_is_decoded(api: Any, http_server: Any) -> None:
     outcome = api.stream(client, "fault/m", ask("x"))
     assert outcome.error is None and outcome.text == "unzipped stream"
     assert all("gzip" in r["headers"].get("Accept-Encoding", "") for r in server.received)
+
+
+def _deflated(body: bytes, wbits: int) -> bytes:
+    packer = zlib.compressobj(6, zlib.DEFLATED, wbits)
+    return packer.compress(body) + packer.flush()
+
+
+@pytest.mark.parametrize("wbits", [15, -15], ids=["zlib-wrapped", "raw"])
+def test_a_deflate_reply_is_decoded_wrapped_or_raw(api: Any, http_server: Any, wbits: int) -> None:
+    # "deflate" means zlib-wrapped (RFC 9110 §8.4.1.2); some servers send it raw, and urllib3 reads both.
+    sync_on_urllib3_1(api, _CHUNKED_ENCODED)
+    packed = _deflated(faults.completion("deflated").pieces[0], wbits)
+    server = http_server(faults.Step(headers={"Content-Type": "application/json", "Content-Encoding": "deflate"},
+                                     pieces=[packed[:3], packed[3:]], chunked=True))
+    assert api.chat(make_client(server.url), "fault/m", ask("x")).text == "deflated"
 
 
 def test_a_gzip_bomb_is_refused_at_max_body_not_unpacked_whole(api: Any, http_server: Any) -> None:
