@@ -302,21 +302,7 @@ class ResponseParser:
             raise self._error
         state = self._state
         if state == _LENGTH and not self._out:  # the common case, without the _out list
-            buf = self._buf
-            if not buf:
-                return b""
-            remaining = self._remaining
-            if len(buf) <= remaining:
-                data = bytes(buf)
-                buf.clear()
-            else:
-                data = bytes(buf[:remaining])
-                del buf[:remaining]
-            self._got += len(data)
-            self._remaining = remaining = remaining - len(data)
-            if not remaining:
-                self._state = _DONE
-            return data
+            return self._take() if self._buf else b""
         if state != _DONE:
             self._advance()
         out = self._out
@@ -405,24 +391,34 @@ class ResponseParser:
         self._close = True
         self._remaining = -1
 
+    def _slice(self) -> bytes:
+        """What the buffer holds of the ``_remaining`` bytes of body (or chunk) data."""
+        buf = self._buf
+        remaining = self._remaining
+        if len(buf) <= remaining:
+            data = bytes(buf)
+            buf.clear()
+        else:
+            data = bytes(buf[:remaining])
+            del buf[:remaining]
+        self._got += len(data)
+        self._remaining = remaining - len(data)
+        return data
+
+    def _take(self) -> bytes:
+        """What the buffer holds of a Content-Length body (the buffer is not empty)."""
+        data = self._slice()
+        if not self._remaining:
+            self._state = _DONE
+        return data
+
     def _advance(self) -> None:
         """Move whatever the buffer holds through the body framing into _out."""
         state = self._state
         buf = self._buf
         if state == _LENGTH:
             if buf:
-                remaining = self._remaining
-                if len(buf) <= remaining:
-                    data = bytes(buf)
-                    buf.clear()
-                else:
-                    data = bytes(buf[:remaining])
-                    del buf[:remaining]
-                self._out.append(data)
-                self._got += len(data)
-                self._remaining = remaining = remaining - len(data)
-                if not remaining:
-                    self._state = _DONE
+                self._out.append(self._take())
             return
         if state < _SIZE or state > _TRAILER:
             return
@@ -441,17 +437,8 @@ class ResponseParser:
         max_line = self._max_line
         while buf:
             if state == _DATA:
-                remaining = self._remaining
-                if len(buf) <= remaining:
-                    data = bytes(buf)
-                    buf.clear()
-                else:
-                    data = bytes(buf[:remaining])
-                    del buf[:remaining]
-                out.append(data)
-                self._got += len(data)
-                self._remaining = remaining = remaining - len(data)
-                if remaining:
+                out.append(self._slice())
+                if self._remaining:
                     break
                 state = _CRLF
             elif state == _CRLF:

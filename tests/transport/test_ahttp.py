@@ -123,23 +123,16 @@ def test_a_missing_ca_bundle_is_a_config_error(monkeypatch: pytest.MonkeyPatch, 
 
 
 # -- proxies --------------------------------------------------------------------------------------
-class TunnelProxy:
-    """A CONNECT proxy on 127.0.0.1: records each CONNECT's request head, answers ``status`` and
-    (for 200) relays bytes both ways."""
+class LoopbackServer:
+    """A listening socket on 127.0.0.1 serving each connection in a thread of its own."""
 
-    def __init__(self, status: int = 200) -> None:
-        self.status = status
-        self.heads: List[Dict[str, str]] = []
+    def __init__(self) -> None:
         self.listener = socket.socket()
         self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(16)
+        self.listener.listen(64)
         self.port = self.listener.getsockname()[1]
-        self.thread = threading.Thread(target=self._accept, daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
         while True:
@@ -147,7 +140,27 @@ class TunnelProxy:
                 conn, _ = self.listener.accept()
             except OSError:
                 return
+            self.accepted(conn)
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def accepted(self, conn: socket.socket) -> None:
+        """Called in the accepting thread for each new connection."""
+
+    def _serve(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+class TunnelProxy(LoopbackServer):
+    """A CONNECT proxy: records each CONNECT's request head, answers ``status`` and (for 200)
+    relays bytes both ways."""
+
+    def __init__(self, status: int = 200) -> None:
+        self.status = status
+        self.heads: List[Dict[str, str]] = []
+        super().__init__()
 
     def _serve(self, conn: socket.socket) -> None:
         data = b""
@@ -187,9 +200,6 @@ class TunnelProxy:
 
         threading.Thread(target=pump, args=(upstream, conn), daemon=True).start()
         pump(conn, upstream)
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 def test_https_goes_through_the_proxys_connect_tunnel_with_its_credentials(
@@ -251,33 +261,23 @@ def test_a_socks_proxy_is_a_config_error_naming_the_variables(monkeypatch: pytes
 
 
 # -- the pool -------------------------------------------------------------------------------------
-class CountingServer:
+class CountingServer(LoopbackServer):
     """Answers every request on a keep-alive connection with ``reply`` (raw bytes), counting the
     connections it accepted and the most open at once."""
 
     def __init__(self, reply: bytes, extra: bytes = b"") -> None:
         self.reply, self.extra = reply, extra
-        self.accepted = 0
+        self.opened = 0
         self.open = 0
         self.most = 0
         self.lock = threading.Lock()
-        self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 0))
-        self.listener.listen(64)
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.listener.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.accepted += 1
-                self.open += 1
-                self.most = max(self.most, self.open)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def accepted(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.opened += 1
+            self.open += 1
+            self.most = max(self.most, self.open)
 
     def _serve(self, conn: socket.socket) -> None:
         data = b""
@@ -302,9 +302,6 @@ class CountingServer:
                 self.open -= 1
             conn.close()
 
-    def close(self) -> None:
-        self.listener.close()
-
 
 def _reply(text: str) -> bytes:
     body = faults.completion(text).pieces[0]
@@ -320,10 +317,10 @@ def test_a_pooled_connection_is_reused_and_an_idle_one_expires(monkeypatch: pyte
 
     try:
         assert run(client, calls(3)) == ["pooled"] * 3
-        assert server.accepted == 1
+        assert server.opened == 1
         monkeypatch.setattr(ahttp, "_KEEP_IDLE", 0.0)
         assert run(client, calls(3)) == ["pooled"] * 3
-        assert server.accepted == 1 + 3  # every idle connection counted as expired
+        assert server.opened == 1 + 3  # every idle connection counted as expired
     finally:
         server.close()
 
@@ -337,7 +334,7 @@ def test_a_reply_with_bytes_past_its_end_is_not_pooled() -> None:
 
     try:
         assert run(client, calls()) == ["first", "first"]
-        assert server.accepted == 2  # the stray reply never reached the second call
+        assert server.opened == 2  # the stray reply never reached the second call
     finally:
         server.close()
 
@@ -353,7 +350,7 @@ def test_the_connection_cap_holds_however_many_calls_are_in_flight() -> None:
 
     try:
         assert run(client, many()) == ["capped"] * 12
-        assert server.accepted == 2 and server.most <= 2
+        assert server.opened == 2 and server.most <= 2
     finally:
         server.close()
 
