@@ -17,7 +17,7 @@ from ..errors import ConnectionError, LLMError, ProtocolError, StreamInterrupted
 from ..provider.contract import WireRequest
 from .http import Timeouts, _Target
 from .limits import DEFAULT_MAX_FRAME, Limits
-from .websocket import _CLOSE_TIMEOUT, _INVALID_DATA, _close_code, _handshake_headers, open_error
+from .websocket import _CLOSE_TIMEOUT, _close_code, _handshake_headers, closed_error, frame_text, open_error
 
 __all__ = ["AsyncWebSocketTransport"]
 
@@ -100,22 +100,7 @@ async def _frames(connection: Any, timeouts: Timeouts, deadline: Optional[Callab
         except LLMError:
             raise
         except ConnectionClosedError as exc:
-            for side in ("sent", "rcvd"):
-                code = getattr(getattr(exc, side, None), "code", None)
-                if code == 1009:
-                    raise ProtocolError(
-                        f"WebSocket closed: a message exceeds the limit of {max_frame} bytes (code 1009); raise"
-                        " max_frame in the provider's limits table if the vendor really sends that much"
-                    ) from None
-                if code in _INVALID_DATA:
-                    raise ProtocolError(f"WebSocket closed: {_INVALID_DATA[code]} (code {code})") from None
-            raise StreamInterruptedError(f"WebSocket closed abnormally ({_close_code(exc)})") from None
+            raise closed_error(exc, max_frame) from None
         except (OSError, WebSocketException) as exc:
             raise StreamInterruptedError(f"WebSocket connection lost ({type(exc).__name__})") from None
-        if isinstance(frame, str):
-            yield frame
-            continue
-        try:
-            yield frame.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtocolError("a binary WebSocket frame is not valid UTF-8", raw=frame[:1024]) from None
+        yield frame if isinstance(frame, str) else frame_text(frame)

@@ -99,6 +99,29 @@ def _handshake_headers(wire: WireRequest) -> Tuple[Dict[str, str], str]:
     return {k: v for k, v in headers.items() if k.lower() != "user-agent"}, agent
 
 
+def closed_error(exc: Any, max_frame: int) -> LLMError:
+    """What a WebSocket closed abnormally while a frame was awaited raises (both clients): the
+    frame limit or the vendor's invalid data named by the close code, else an interruption."""
+    for side in ("sent", "rcvd"):
+        code = getattr(getattr(exc, side, None), "code", None)
+        if code == 1009:
+            return ProtocolError(
+                f"WebSocket closed: a message exceeds the limit of {max_frame} bytes (code 1009); raise"
+                " max_frame in the provider's limits table if the vendor really sends that much"
+            )
+        if code in _INVALID_DATA:
+            return ProtocolError(f"WebSocket closed: {_INVALID_DATA[code]} (code {code})")
+    return StreamInterruptedError(f"WebSocket closed abnormally ({_close_code(exc)})")
+
+
+def frame_text(frame: bytes) -> str:
+    """A binary frame's text; one that is not UTF-8 is the vendor's ProtocolError."""
+    try:
+        return frame.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError("a binary WebSocket frame is not valid UTF-8", raw=frame[:1024]) from None
+
+
 def open_error(exc: Exception, wire: WireRequest, target: _Target, timeouts: Timeouts,
                timeout: Union[type, Tuple[type, ...]]) -> Exception:
     """What a failed opening handshake raises (both clients' ``connect`` fail alike): the HTTP
@@ -158,22 +181,7 @@ def _frames(
         except LLMError:
             raise
         except ConnectionClosedError as exc:
-            for side in ("sent", "rcvd"):
-                code = getattr(getattr(exc, side, None), "code", None)
-                if code == 1009:
-                    raise ProtocolError(
-                        f"WebSocket closed: a message exceeds the limit of {max_frame} bytes (code 1009); raise"
-                        " max_frame in the provider's limits table if the vendor really sends that much"
-                    ) from None
-                if code in _INVALID_DATA:
-                    raise ProtocolError(f"WebSocket closed: {_INVALID_DATA[code]} (code {code})") from None
-            raise StreamInterruptedError(f"WebSocket closed abnormally ({_close_code(exc)})") from None
+            raise closed_error(exc, max_frame) from None
         except (OSError, WebSocketException) as exc:
             raise StreamInterruptedError(f"WebSocket connection lost ({type(exc).__name__})") from None
-        if isinstance(frame, str):
-            yield frame
-            continue
-        try:
-            yield frame.decode("utf-8")
-        except UnicodeDecodeError:
-            raise ProtocolError("a binary WebSocket frame is not valid UTF-8", raw=frame[:1024]) from None
+        yield frame if isinstance(frame, str) else frame_text(frame)
