@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Optional, Union
 
 from ..clock import seconds_text
-from ..errors import ConnectionError, LLMError, ProtocolError, StreamInterruptedError, TimeoutError
+from ..errors import ConnectionError, LLMError, StreamInterruptedError, TimeoutError
 from ..provider.contract import WireRequest
 from .http import Timeouts, _Target
 from .limits import DEFAULT_MAX_FRAME, Limits
