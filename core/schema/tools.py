@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Set, T
 from pydantic import ConfigDict, Field, PrivateAttr, TypeAdapter, field_validator, model_validator
 
 from ..errors import InvalidRequestError
+from .invalid import FieldValueError
 from .model import CheckedModel
 
 __all__ = ["Tool", "ToolChoice", "ToolChoiceLike"]
@@ -420,9 +421,9 @@ class ToolChoice(CheckedModel):
     @model_validator(mode="after")
     def _named_needs_name(self) -> ToolChoice:
         if self.mode == "tool" and not self.name:
-            raise ValueError("tool_choice mode 'tool' needs the tool's name; pass name='...'")
+            raise FieldValueError("name", "tool_choice mode 'tool' needs the tool's name; pass name='...'")
         if self.mode != "tool" and self.name is not None:
-            raise ValueError(f"tool_choice {self.mode!r} takes no name; use mode='tool' to force one tool")
+            raise FieldValueError("name", f"tool_choice {self.mode!r} takes no name; use mode='tool' to force one tool")
         return self
 
 

@@ -15,6 +15,7 @@ from typing_extensions import Annotated, NotRequired, TypedDict
 from llmplex.schema.openai_format import tool_choice_to_openai
 from llmplex.errors import InvalidRequestError
 from llmplex.schema.tools import Tool, ToolChoice
+from llmplex.schema.request import ChatRequest
 
 # -- fixtures: functions to derive tools from ----------------------------------------------------
 
@@ -367,3 +368,13 @@ def test_tool_choice_invalid(value: Any, phrase: str) -> None:
     with pytest.raises(ValidationError) as info:
         ToolChoice.model_validate(value)
     assert phrase in str(info.value)
+
+
+@pytest.mark.parametrize("value", [{"mode": "tool"}, {"mode": "tool", "name": ""}, {"mode": "auto", "name": "f"}])
+def test_a_tool_choice_name_problem_names_the_name_field(value: Any) -> None:
+    with pytest.raises(InvalidRequestError) as alone:
+        ToolChoice(**value)
+    assert alone.value.field == "name"
+    with pytest.raises(InvalidRequestError) as nested:
+        ChatRequest(model="m", messages=[{"role": "user", "content": "x"}], tool_choice=value)
+    assert nested.value.field == "tool_choice.name"
