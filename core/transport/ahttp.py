@@ -68,6 +68,9 @@ _DEFAULTS = (("User-Agent", USER_AGENT), ("Accept-Encoding", "gzip, deflate"), (
              ("Connection", "keep-alive"))
 _FRAMING_HEADERS = ("content-length", "transfer-encoding")
 _ERRNO = re.compile(r"\[Errno (\d+)\]")
+# A head too large to be HTTP: the sync path (http.client's LineTooLong, "more than 100
+# headers") words it as "not HTTP", and so does this one.
+_OVERSIZED = re.compile(r"longer than \d+ bytes|more than \d+ reply header lines")
 
 
 class _Expired(Exception):
@@ -666,8 +669,8 @@ class _Exchange:
 
     def _body_error(self, exc: H1Error) -> LLMError:
         if exc.kind == "encoding" and str(exc).startswith("the body decodes to more than"):
-            return ProtocolError(f"reply is larger than {self.limit} bytes once decompressed; refused",
-                                 status=self.head.status, raw=exc.raw)
+            return ProtocolError(f"reply is larger than {self.limit} bytes; refused", status=self.head.status,
+                                 raw=exc.raw)
         if exc.kind == "encoding":
             return ProtocolError(f"reply body could not be decoded ({exc})", status=self.head.status, raw=exc.raw)
         where = self.where
@@ -730,7 +733,7 @@ def _head_error(exc: H1Error, where: str) -> LLMError:
                              raw=exc.raw)
     if exc.kind == "interim":
         return ProtocolError(f"{where} sent more than {_MAX_INTERIM} interim (1xx) replies", raw=exc.raw)
-    if exc.kind == "headers":
+    if exc.kind == "headers" and not _OVERSIZED.search(str(exc)):
         return ProtocolError(f"{where} sent malformed reply headers ({exc})", raw=exc.raw)
     if exc.kind == "incomplete":
         return ConnectionError(f"{where} closed the connection part way through the reply headers")

@@ -105,13 +105,21 @@ def _parse_block(
             if len(one) > max_line:
                 raise H1Error("headers", f"a reply header line is longer than {max_line} bytes", block)
     headers: Dict[str, str] = {}
+    last = ""
     for one in lines[1:]:
+        if one[:1] in (" ", "\t") and last:
+            # obs-fold: RFC 9112 5.2 has a user agent replace it with SP and read on (as
+            # http.client does), not refuse the reply.
+            folded = one.strip(" \t")
+            if folded:
+                headers[last] = (headers[last] + " " + folded) if headers[last] else folded
+            continue
         name, sep, value = one.partition(":")
-        # A leading SP/HT is an obs-fold continuation line, one before the colon must be refused
-        # (RFC 9112 5.1, 5.2); both are refused, as h11 does.
+        # Whitespace before the colon must be refused (RFC 9112 5.1); so is a folded line with
+        # no field before it (between the status line and the first field).
         if not sep or not name or name[-1] in " \t" or name[0] in " \t":
             if name[:1] in (" ", "\t"):
-                why = "an obs-fold continuation line"
+                why = "an obs-fold continuation line before the first header"
             elif not sep:
                 why = "a header line without a colon"
             elif not name:
@@ -119,7 +127,7 @@ def _parse_block(
             else:
                 why = "whitespace before a header's colon"
             raise H1Error("headers", f"{why}: {one[:80]!r}", block)
-        name = name.lower()
+        name = last = name.lower()
         if name in headers:
             headers[name] = headers[name] + ", " + value.strip(" \t")
         else:

@@ -459,6 +459,8 @@ class HttpTransport:
                         method, route.target, body=body, headers=headers, redirect=False,
                         assert_same_host=False, preload_content=False, decode_content=True,
                         retries=self.adapter.max_retries, timeout=timeout, chunked=False,
+                        # urllib3 1.26 (Python 3.9's) reads a body cut short as complete without it.
+                        enforce_content_length=True,
                     )
                     break
                 except urllib3.exceptions.ClosedPoolError:
@@ -670,6 +672,9 @@ def _find(chain: List[BaseException], kind: Any) -> Any:
 
 def _os_reason(error: OSError) -> str:
     text = error.strerror or (os.strerror(error.errno) if isinstance(error.errno, int) else "") or str(error)
+    if text.startswith("Connect call failed") and isinstance(error.errno, int) and error.errno > 0:
+        # asyncio's own words in place of the OS's ("Connect call failed ('127.0.0.1', 9)").
+        text = os.strerror(error.errno)
     return text.lower() if text[:1].isupper() and not text[1:2].isupper() else text
 
 
@@ -750,7 +755,7 @@ def _chunks(response: Any, timeouts: Timeouts, deadline: Optional[Deadline], url
             # urllib3 < 2 (what vcrpy pins on Python < 3.10) has no read1. Its stream() still
             # yields each chunk of a chunked reply (every SSE vendor's framing) as it arrives;
             # only a stream without chunked encoding may be held back until _READ_SIZE bytes.
-            for chunk in response.stream(_READ_SIZE):
+            for chunk in response.stream(_READ_SIZE, decode_content=True):
                 if chunk:
                     yield chunk
                     if deadline is not None:

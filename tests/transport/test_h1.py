@@ -152,8 +152,7 @@ def test_not_http_raw_is_capped_at_4096_bytes() -> None:
         (b": empty-name\r\n", "empty header name"),
         (b"Name : value\r\n", "before a header's colon"),
         (b"Name\t: value\r\n", "before a header's colon"),
-        (b"A: 1\r\n  folded\r\n", "obs-fold"),
-        (b"A: 1\r\n\tfolded: x\r\n", "obs-fold"),
+        (b"  folded\r\nA: 1\r\n", "obs-fold continuation line before the first header"),
         (b"A: a\rb\r\n", "bare CR"),
         (b"A: a\x00b\r\n", "NUL"),
         (b"A: 1\nB: a\rb\n", "bare CR"),
@@ -164,6 +163,22 @@ def test_malformed_header_lines(lines: bytes, why: str) -> None:
     exc = error(data)
     assert exc.kind == "headers" and why in str(exc)
     assert exc.raw == data[: len(exc.raw)] and lines.rstrip(b"\r\n") in exc.raw
+
+
+@pytest.mark.parametrize(
+    "lines, value",
+    [
+        (b"A: 1\r\n  folded\r\n", "1 folded"),
+        (b"A: 1\r\n\tfolded: x\r\n", "1 folded: x"),
+        (b"A:\r\n  only\r\n\t  more \r\n", "only more"),
+        (b"A: 1\r\n \r\n", "1"),
+    ],
+)
+def test_an_obs_fold_is_read_as_one_space(lines: bytes, value: str) -> None:
+    p = ResponseParser()
+    p.feed(OK + lines + b"B: 2\r\nContent-Length: 0\r\n\r\n")
+    head = p.head()
+    assert head is not None and head.headers["a"] == value and head.headers["b"] == "2" and p.done
 
 
 def test_a_too_long_header_line_is_refused_before_it_ends() -> None:
