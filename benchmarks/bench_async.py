@@ -6,11 +6,15 @@ Four measurements, each a ratio taken in one run against a loopback server in it
 1. ``astream`` per-chunk cost vs the sync ``stream`` on the same 200- and 5,000-chunk replies
    (target: ratio <= 1.0);
 2. 1,000 ``achat`` calls at concurrency 32 vs a bare ``aiohttp.ClientSession`` doing the same
-   POSTs and ``json.loads`` (target: >= 0.8x its throughput) and vs ``AsyncOpenAI`` with
-   ``asyncio.gather`` (target: >= 2x), with the process's thread count sampled throughout;
+   POSTs and ``json.loads`` (target: >= 0.8x its throughput; aiohttp is the library issue #13
+   chose as the bar, the fastest one ``bench_async_http.py`` measured, though llmplex's own
+   transport no longer uses it) and vs ``AsyncOpenAI`` with ``asyncio.gather`` (target: >= 2x),
+   with the process's thread count sampled throughout;
 3. 1,000 streams open at once in one process: RSS per open stream, and every stream's text exact.
 
     python benchmarks/bench_async.py
+    python benchmarks/bench_async.py memory    # where an open stream's memory goes: a tracemalloc
+                                               # diff around opening the 1,000 streams, top 15 lines
 """
 
 from __future__ import annotations
@@ -18,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import linecache
 import sys
 import threading
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
@@ -199,7 +205,45 @@ def open_streams(url: str, chunks: int) -> None:
     asyncio.run(main())
 
 
+def memory(url: str, chunks: int, top: int = 15) -> None:
+    """Part 3 under tracemalloc: what is allocated, and still alive, per open stream, by line."""
+    text = expected_text(chunks)
+    root = str(Path(__file__).resolve().parent.parent) + "/"
+
+    async def main() -> None:
+        client = client_for(url)
+        assert "".join([c.text async for c in client.astream("bench/bench-model", HI)]) == text
+        gc.collect()
+        tracemalloc.start()
+        before = tracemalloc.take_snapshot()
+        streams = [client.astream("bench/bench-model", HI) for _ in range(OPEN_STREAMS)]
+        await asyncio.gather(*(s.__anext__() for s in streams))
+        gc.collect()
+        after = tracemalloc.take_snapshot()
+        tracemalloc.stop()
+        skip = [tracemalloc.Filter(False, tracemalloc.__file__)]
+        diff = after.filter_traces(skip).compare_to(before.filter_traces(skip), "lineno")
+        total = sum(d.size_diff for d in diff)
+        print(f"{OPEN_STREAMS} streams of {chunks} chunks open at once, each after its first chunk:"
+              f" {total / OPEN_STREAMS / 1024:.1f} KiB allocated and alive per open stream; by line:")
+        for d in diff[:top]:
+            frame = d.traceback[0]
+            print(f"  {d.size_diff / OPEN_STREAMS:8,.0f} B {d.count_diff / OPEN_STREAMS:6.1f} blocks "
+                  f" {frame.filename.replace(root, '')}:{frame.lineno}"
+                  f"  {linecache.getline(frame.filename, frame.lineno).strip()[:80]}")
+        for stream in streams:
+            async for _ in stream:
+                pass
+        await client.aclose()
+
+    asyncio.run(main())
+
+
 def main() -> None:
+    if sys.argv[1:] == ["memory"]:
+        with AsyncBenchServer(stream_chunks=200) as server:
+            memory(server.url, 200)
+        return
     with AsyncBenchServer(stream_chunks=200) as server:
         rate, _ = server_throughput(server.port)
         print(f"server alone (raw pipelining client, 32 connections): {rate:,.0f} requests/s")

@@ -6,9 +6,11 @@ first, so it is not the bottleneck):
 1. sync: ``HttpTransport.send`` of a fixed WireRequest vs a pooled ``requests.Session.post`` +
    ``json.loads`` of the same request, one call at a time (the transport's part of the issue's
    "at most +100 us over bare requests" per call);
-2. async: ``AsyncHttpTransport.send`` vs a bare ``aiohttp.ClientSession`` doing
+2. async: ``AsyncHttpTransport.send`` (llmplex's own HTTP/1.1 client on asyncio's transports,
+   no aiohttp inside) vs a bare ``aiohttp.ClientSession`` doing
    ``async with session.post(...) as r: json.loads(await r.read())``, 1,000 calls at
-   concurrency 32 (the transport's part of "achat >= 0.8x bare aiohttp").
+   concurrency 32 (the transport's part of "achat >= 0.8x bare aiohttp"; aiohttp, the fastest
+   library measured by ``bench_async_http.py``, stays the baseline).
 
 Both sides parse the reply with ``json.loads``. Best of several rounds, the sides interleaved.
 
@@ -132,7 +134,7 @@ def main() -> None:
         try:
             import aiohttp  # noqa: F401
         except ImportError:
-            print("async: aiohttp not installed (pip install llmplex[async])")
+            print("async: the baseline aiohttp is not installed (pip install -r benchmarks/requirements.txt)")
             return
         asyncio.run(_async_ratio(server.url))
 
