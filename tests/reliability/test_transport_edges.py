@@ -64,13 +64,6 @@ def sync_on_urllib3_1(api: Any, gap: str) -> None:
         pytest.skip(f"sync transport on urllib3 {urllib3.__version__}: {gap}")
 
 
-def asyncio_differs(api: Any, how: str) -> None:
-    """Skip the asyncio run of a case where the native transport does not yet do what the sync one
-    does (``how``; diffs and diagnosis in notes/r4/aedges-failures.md). Delete the call once fixed."""
-    if api.name == "async":
-        pytest.skip(f"asyncio transport differs from sync: {how}")
-
-
 def where(server: Any) -> str:
     """How messages name the server: ``127.0.0.1:<port>``."""
     return server.url.split("//", 1)[1]
@@ -242,8 +235,6 @@ def test_malformed_reply_headers_are_a_protocol_error_not_the_callers_config(api
         assert info.value.message.startswith(f"{where(server)} ")
         assert len(info.value.message) < 400  # the parser's detail is cut short, not 64 KiB of header
         assert api.chat(client, "fault/m", ask("next")).text == "next"
-    if case in ("a header line over 64 KiB", "more than 100 headers"):
-        asyncio_differs(api, "says 'sent malformed reply headers' where sync says 'answered with something that is not HTTP'")
     assert re.fullmatch(rf"{re.escape(where(server))} {MALFORMED_WORDS[case]} \(.+\)", info.value.message,
                         re.DOTALL), info.value.message
 
@@ -266,8 +257,6 @@ FRAMINGS = {
 
 @pytest.mark.parametrize("case", sorted(FRAMINGS))
 def test_rarer_valid_framings_are_read(api: Any, case: str) -> None:
-    if case == "a folded field line":
-        asyncio_differs(api, "refuses an obs-fold line, which a user agent must unfold (RFC 9112 5.2)")
     server = faults.FaultServer([faults.raw_reply(FRAMINGS[case])], forever=faults.echo())
     with server:
         client = make_client(server.url, max_retries=0)
@@ -445,7 +434,6 @@ def test_connection_refused_reads_like_llmplex(api: Any) -> None:
 
 
 def test_websocket_connection_refused_reads_the_same_way(api: Any) -> None:
-    asyncio_differs(api, "the asyncio WebSocket path says asyncio's 'connect call failed (...)'")
     port = _free_port()
     client = llmplex.Client({"providers": {"fakews": {"api_key": KEY, "base_url": f"ws://127.0.0.1:{port}"}}},
                             plugins=faults.plugins(), retry=RetryPolicy(max_retries=0), timeouts=FAST)
@@ -764,7 +752,6 @@ def test_a_gzip_bomb_is_refused_at_max_body_not_unpacked_whole(api: Any, http_se
     assert "1048576 bytes" in info.value.message and info.value.attempts == 1
     assert peak < 24 * 1024 * 1024, peak  # a few reads' worth over the limit, not 64 MiB
     assert api.chat(client, "fault/m", ask("next")).text == "next"
-    asyncio_differs(api, "says 'reply is larger than N bytes once decompressed; refused'")
     assert info.value.message == "reply is larger than 1048576 bytes; refused"
 
 
