@@ -274,8 +274,6 @@ CUT = {
 
 @pytest.mark.parametrize("framing", sorted(CUT))
 def test_a_body_cut_short_is_an_interrupted_reply(api: Any, framing: str) -> None:
-    if framing == "Content-Length":
-        sync_on_urllib3_1(api, "enforce_content_length is off, a short body reads as complete")
     server = faults.FaultServer([faults.raw_reply(CUT[framing])], forever=faults.echo())
     with server:
         client = make_client(server.url, max_retries=0)
@@ -696,9 +694,6 @@ def test_a_reply_body_over_max_body_is_refused(api: Any, http_server: Any, chunk
     assert api.chat(client, "fault/m", ask("next")).text == "next"
 
 
-_CHUNKED_ENCODED = "stream() leaves a chunked compressed body encoded (read_chunked ignores decode_content)"
-
-
 def _gzip_step(body: bytes, *, content_type: str = "application/json", pieces: int = 1) -> Any:
     packed = gzip.compress(body)
     size = -(-len(packed) // pieces)
@@ -708,7 +703,6 @@ def _gzip_step(body: bytes, *, content_type: str = "application/json", pieces: i
 
 
 def test_a_gzip_reply_is_decoded(api: Any, http_server: Any) -> None:
-    sync_on_urllib3_1(api, _CHUNKED_ENCODED)
     plain = faults.completion("unzipped")
     stream = b"".join(faults.sse(["un", "zipped ", "stream"]).pieces)
     server = http_server(_gzip_step(plain.pieces[0]), _gzip_step(stream, content_type="text/event-stream", pieces=5))
@@ -727,7 +721,6 @@ def _deflated(body: bytes, wbits: int) -> bytes:
 @pytest.mark.parametrize("wbits", [15, -15], ids=["zlib-wrapped", "raw"])
 def test_a_deflate_reply_is_decoded_wrapped_or_raw(api: Any, http_server: Any, wbits: int) -> None:
     # "deflate" means zlib-wrapped (RFC 9110 §8.4.1.2); some servers send it raw, and urllib3 reads both.
-    sync_on_urllib3_1(api, _CHUNKED_ENCODED)
     packed = _deflated(faults.completion("deflated").pieces[0], wbits)
     server = http_server(faults.Step(headers={"Content-Type": "application/json", "Content-Encoding": "deflate"},
                                      pieces=[packed[:3], packed[3:]], chunked=True))
