@@ -140,8 +140,9 @@ async def _sniffed(chunks: AsyncIterator[bytes], limit: int = 65536) -> Any:
             break
 
     async def again() -> AsyncIterator[bytes]:
-        for chunk in seen:
-            yield chunk
+        seen.reverse()
+        while seen:
+            yield seen.pop()  # not kept once handed on: a stream's first read may be its whole body
         async for chunk in chunks:
             yield chunk
 
@@ -200,7 +201,9 @@ async def _stream_once(client: Client, job: Attempt, stack: AsyncExitStack,
                                     stray_lines=bool(getattr(parser, "wants_stray_lines", False)))
             finished = False
             async for piece in chunks:
-                for event in decoder.feed(piece):
+                events = decoder.feed(piece)
+                del piece  # the raw read is not kept while its events are handed out
+                for event in events:
                     for chunk in parser.feed(event):
                         accumulator.add(chunk)
                         yield chunk

@@ -691,9 +691,9 @@ class _Exchange:
 
 
 async def _chunks(exchange: _Exchange) -> AsyncIterator[bytes]:
-    first = exchange.available()
-    if first:
-        yield first
+    first = [exchange.available()]
+    if first[0]:
+        yield first.pop()  # not held while suspended: a stream's first read may be its whole body
         if exchange.deadline is not None:
             exchange.deadline()
     while True:
