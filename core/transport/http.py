@@ -236,11 +236,11 @@ class _FinalResponse(http.client.HTTPResponse):
     def _read_status(self) -> Tuple[str, int, str]:
         while True:
             version, status, reason = super()._read_status()  # type: ignore[misc]
-            self._interim += 1
-            if self._interim > _MAX_INTERIM:
-                raise _InterimFlood(f"more than {_MAX_INTERIM} interim (1xx) replies")
             if not 100 < status < 200 or status == 101:
                 return version, status, reason
+            self._interim += 1  # only interim replies count: 32 are read, the 33rd refused
+            if self._interim > _MAX_INTERIM:
+                raise _InterimFlood(f"more than {_MAX_INTERIM} interim (1xx) replies")
             http.client.parse_headers(self.fp)  # the interim reply's headers (Link: ... for 103)
 
 
