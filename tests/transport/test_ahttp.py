@@ -441,3 +441,29 @@ def test_a_gzip_bomb_is_refused_without_inflating_it() -> None:
         assert peak < 8 * 1024 * 1024  # the 32 MiB it would inflate to never existed
     finally:
         server.close()
+
+
+# -- sends -----------------------------------------------------------------------------------------
+def test_a_request_goes_out_after_the_loop_pass_and_never_on_a_closed_connection() -> None:
+    class Recorder:
+        def __init__(self) -> None:
+            self.sent: List[bytes] = []
+
+        def write(self, data: bytes) -> None:
+            self.sent.append(data)
+
+        def close(self) -> None:
+            pass
+
+    async def main() -> Tuple[List[bytes], List[bytes]]:
+        live, closed = ahttp._Connection(), ahttp._Connection()
+        live.transport, closed.transport = Recorder(), Recorder()
+        loop = asyncio.get_running_loop()
+        loop.call_soon(ahttp._send, live, b"request")
+        loop.call_soon(ahttp._send, closed, b"request")
+        closed.close()  # its call was cancelled before the loop got to the send
+        assert live.transport.sent == []  # not before this pass of the loop is over
+        await asyncio.sleep(0)
+        return live.transport.sent, closed.transport.sent
+
+    assert asyncio.run(main()) == ([b"request"], [])
