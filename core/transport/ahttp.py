@@ -371,8 +371,8 @@ class AsyncHttpTransport:
                              timeouts, deadline, wire.url, provider)
         try:
             # Sent when this pass of the event loop has run its callbacks, together with the other
-            # requests it made, as aiohttp's writer tasks do: a server on the same host then
-            # wakes once for them all. Waking it once per request cost ~20 us of this process's
+            # requests it made (as aiohttp's body-writer task does on Python <= 3.11): a server
+            # on the same host then wakes once for them all. Waking it once per request cost ~20 us of this process's
             # CPU a send on the development VM (benchmarks/README.md); a lone call waits
             # microseconds for it.
             asyncio.get_running_loop().call_soon(_send, conn, data)
