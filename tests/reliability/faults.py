@@ -164,7 +164,7 @@ class FaultServer:
     def __init__(self, steps: Sequence[Step] = (), *, forever: Optional[Step] = None, tls: bool = False) -> None:
         self.steps: List[Step] = list(steps)
         self.forever = forever
-        #: With ``tls``: HTTPS, with the certificate in tls/ (for ``localhost``, signed by tls/ca.pem).
+        #: With ``tls``: HTTPS, with a certificate for ``localhost`` signed by the test CA (tls_ca_file()).
         self.tls = _tls_context() if tls else None
         self.received: List[Dict[str, Any]] = []
         #: Connections accepted, and those the client (or a step) has closed since.
@@ -311,13 +311,35 @@ class FaultServer:
             handler.wfile.flush()
 
 
-#: A CA (tls/ca.pem) and a certificate it signed for ``localhost`` only, valid until 2126.
-TLS_DIR = Path(__file__).resolve().parent / "tls"
+#: The test CA (made by trustme, in memory, once per process: no key material in the
+#: repository) and the PEM file of its certificate, for REQUESTS_CA_BUNDLE.
+_TLS: Dict[str, Any] = {}
+
+
+def _authority() -> Any:
+    if "ca" not in _TLS:
+        import tempfile
+
+        import trustme
+
+        authority = trustme.CA()
+        folder = tempfile.mkdtemp(prefix="llmplex-test-ca-")
+        _TLS["file"] = str(Path(folder) / "ca.pem")
+        authority.cert_pem.write_to_path(_TLS["file"])
+        _TLS["ca"] = authority
+    return _TLS["ca"]
+
+
+def tls_ca_file() -> str:
+    """The test CA's certificate, as a PEM file: what REQUESTS_CA_BUNDLE names to trust it."""
+    _authority()
+    return str(_TLS["file"])
 
 
 def _tls_context() -> ssl.SSLContext:
+    """A server context with a certificate the test CA signed for ``localhost`` only."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(TLS_DIR / "server.pem"), str(TLS_DIR / "server-key.pem"))
+    _authority().issue_cert("localhost").configure_cert(context)
     return context
 
 

@@ -363,7 +363,7 @@ def test_the_ca_bundle_variables_choose_tls_verification(clean_env: pytest.Monke
 
 def test_tls_is_verified_against_the_ca_bundle_the_environment_names(api: Any, clean_env: pytest.MonkeyPatch) -> None:
     with faults.FaultServer([faults.completion("over tls"), faults.sse(["streamed ", "over tls"])], tls=True) as server:
-        clean_env.setenv("REQUESTS_CA_BUNDLE", str(faults.TLS_DIR / "ca.pem"))
+        clean_env.setenv("REQUESTS_CA_BUNDLE", faults.tls_ca_file())
         client = make_client(server.url)
         assert api.chat(client, "fault/m", ask("x")).text == "over tls"
         assert api.stream(client, "fault/m", ask("x")).text == "streamed over tls"
@@ -383,7 +383,7 @@ def test_a_certificate_no_trusted_ca_signed_is_refused(api: Any, clean_env: pyte
 def test_a_certificate_for_another_host_is_refused(api: Any, clean_env: pytest.MonkeyPatch) -> None:
     # The certificate names localhost only; the same server reached as 127.0.0.1 is not it.
     with faults.FaultServer(forever=faults.completion(), tls=True) as server:
-        clean_env.setenv("REQUESTS_CA_BUNDLE", str(faults.TLS_DIR / "ca.pem"))
+        clean_env.setenv("REQUESTS_CA_BUNDLE", faults.tls_ca_file())
         client = make_client(server.url.replace("localhost", "127.0.0.1"), max_retries=0)
         with pytest.raises(llmplex.ConnectionError) as info:
             api.chat(client, "fault/m", ask("x"))

@@ -1,20 +1,17 @@
-"""llmplex's asyncio HTTP transport where it does what a library used to do for it: TLS (with the
-CA bundle variables, and a verification failure worded as the sync path words it), HTTPS through
+"""llmplex's asyncio HTTP transport where it does what a library used to do for it: HTTPS through
 an HTTP proxy's ``CONNECT`` tunnel, proxy credentials, flow control of a stream nobody reads,
 the pool's rules (idle connections expire, a reply with bytes past its end is not pooled, the
-optional connection cap), and the words of a refused connection.
-
-The TLS certificates are made per test session by trustme (an in-memory CA); none is kept in
-the repository."""
+optional connection cap), content decoding, when a request is written, and the words of a
+refused connection. (What both transports share is tests/reliability/test_transport_edges.py's,
+run through both APIs.)"""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import socket
-import ssl
 import threading
-from typing import Any, Dict, Iterator, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 import faults
 import pytest
@@ -22,8 +19,6 @@ import pytest
 import llmplex
 from llmplex import FixedClock, RetryPolicy, Timeouts
 from llmplex.transport import ahttp
-
-trustme = pytest.importorskip("trustme")
 
 KEY = "sk-llmplex-CANARY-ahttp-0123456789abcdef"
 HI = [{"role": "user", "content": "hi"}]
@@ -47,79 +42,17 @@ def run(client: llmplex.Client, coroutine: Any) -> Any:
     return asyncio.run(main())
 
 
-@pytest.fixture(scope="module")
-def authority() -> Any:
-    return trustme.CA()
-
-
-@pytest.fixture
-def tls_server(authority: Any) -> Iterator[Any]:
-    """A FaultServer behind TLS, its certificate issued for 127.0.0.1 by ``authority``."""
-    started: List[Any] = []
-
-    def start(*steps: Any, forever: Any = None) -> Any:
-        server = faults.FaultServer(steps, forever=forever)
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        authority.issue_cert("127.0.0.1").configure_cert(context)
-        server._httpd.socket = context.wrap_socket(server._httpd.socket, server_side=True)
-        server.__enter__()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.close()
-
-
-def https(server: Any) -> str:
-    return server.url.replace("http://", "https://")
-
-
 # -- TLS ------------------------------------------------------------------------------------------
-def test_tls_with_the_ca_bundle_variable(tls_server: Any, authority: Any, tmp_path: Any,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    bundle = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    server = tls_server(faults.completion("secure"), faults.sse(["a", "b"]))
-    client = client_for(https(server))
-
-    async def both() -> Tuple[str, str]:
-        reply = await client.achat("fault/m", HI)
-        streamed = "".join([c.text async for c in client.astream("fault/m", HI)])
-        return reply.text, streamed
-
-    assert run(client, both()) == ("secure", "ab")
-    assert [r["headers"]["Authorization"] for r in server.received] == [f"Bearer {KEY}"] * 2
-
-
-def test_an_untrusted_certificate_is_refused_in_the_sync_paths_words(tls_server: Any) -> None:
-    server = tls_server(forever=faults.completion("never"))
-    client = client_for(https(server))
-    with pytest.raises(llmplex.ConnectionError) as sync:
-        client.chat("fault/m", HI)
-    with pytest.raises(llmplex.ConnectionError) as native:
-        run(client, client.achat("fault/m", HI))
-    assert "unable to get local issuer certificate" in str(native.value)
-    assert str(native.value).split(" [")[0] == str(sync.value).split(" [")[0]
-    assert KEY not in str(native.value)
-
-
-def test_verification_turned_off_by_an_empty_bundle_variable_is_not_possible(
-        tls_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    # An empty REQUESTS_CA_BUNDLE means "not set" (as requests reads it): verification stays on.
+# (Trust through REQUESTS_CA_BUNDLE, an unknown CA and a certificate for another host are
+# tests/reliability/test_transport_edges.py's, through both APIs.)
+def test_an_empty_ca_bundle_variable_leaves_verification_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An empty REQUESTS_CA_BUNDLE means "not set" (as requests reads it), never "verify nothing".
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", "")
-    server = tls_server(forever=faults.completion("never"))
-    client = client_for(https(server))
-    with pytest.raises(llmplex.ConnectionError, match="unable to get local issuer certificate"):
-        run(client, client.achat("fault/m", HI))
-
-
-def test_a_missing_ca_bundle_is_a_config_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path / "absent.pem"))
-    client = client_for("https://127.0.0.1:9")
-    with pytest.raises(llmplex.ConfigError, match="REQUESTS_CA_BUNDLE"):
-        run(client, client.achat("fault/m", HI))
+    with faults.FaultServer(forever=faults.completion("never"), tls=True) as server:
+        client = client_for(server.url)
+        with pytest.raises(llmplex.ConnectionError, match="unable to get local issuer certificate"):
+            run(client, client.achat("fault/m", HI))
+        assert server.received == []
 
 
 # -- proxies --------------------------------------------------------------------------------------
@@ -202,27 +135,24 @@ class TunnelProxy(LoopbackServer):
         pump(conn, upstream)
 
 
-def test_https_goes_through_the_proxys_connect_tunnel_with_its_credentials(
-        tls_server: Any, authority: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    bundle = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
+def test_https_goes_through_the_proxys_connect_tunnel_with_its_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     proxy = TunnelProxy()
     try:
-        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-        monkeypatch.delenv("NO_PROXY")  # the vendor is on 127.0.0.1 too
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", faults.tls_ca_file())
+        monkeypatch.delenv("NO_PROXY")  # the vendor is on this host too
         monkeypatch.setenv("HTTPS_PROXY", f"http://agent:s%40cret@127.0.0.1:{proxy.port}")
-        server = tls_server(faults.completion("tunnelled"), faults.completion("again"))
-        client = client_for(https(server))
+        with faults.FaultServer([faults.completion("tunnelled"), faults.completion("again")], tls=True) as server:
+            client = client_for(server.url)
 
-        async def two() -> List[str]:
-            return [(await client.achat("fault/m", HI)).text, (await client.achat("fault/m", HI)).text]
+            async def two() -> List[str]:
+                return [(await client.achat("fault/m", HI)).text, (await client.achat("fault/m", HI)).text]
 
-        assert run(client, two()) == ["tunnelled", "again"]
-        port = server._httpd.server_address[1]
-        # One tunnel, reused for the second call; the credentials go to the proxy, not the vendor.
-        assert [h["line"] for h in proxy.heads] == [f"CONNECT 127.0.0.1:{port} HTTP/1.1"]
-        assert proxy.heads[0]["proxy-authorization"] == "Basic " + base64.b64encode(b"agent:s@cret").decode()
-        assert all("Proxy-Authorization" not in r["headers"] for r in server.received)
+            assert run(client, two()) == ["tunnelled", "again"]
+            port = server.url.rsplit(":", 1)[1]
+            # One tunnel, reused for the second call; the credentials go to the proxy, not the vendor.
+            assert [h["line"] for h in proxy.heads] == [f"CONNECT localhost:{port} HTTP/1.1"]
+            assert proxy.heads[0]["proxy-authorization"] == "Basic " + base64.b64encode(b"agent:s@cret").decode()
+            assert all("Proxy-Authorization" not in r["headers"] for r in server.received)
     finally:
         proxy.close()
 
