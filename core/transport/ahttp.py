@@ -46,7 +46,7 @@ from ..errors import ConfigError, ConnectionError, LLMError, ProtocolError, Stre
 from ..provider.contract import WireRequest, WireResponse
 from .h1 import BodyDecoder, H1Error, Head, ResponseParser
 from .http import (
-    _BAD_URL, _CACHED, _LINE_BREAKS, _MAX_INTERIM, DEFAULT_MAX_BODY, USER_AGENT, Deadline, Timeouts, _detail,
+    _CACHED, _LINE_BREAKS, _MAX_INTERIM, DEFAULT_MAX_BODY, USER_AGENT, Deadline, Timeouts, _detail,
     _Environment, _latin1, _os_reason, _Target, _total, _unsendable_header,
 )
 from .limits import Limits
@@ -372,9 +372,9 @@ class AsyncHttpTransport:
         try:
             # Sent when this pass of the event loop has run its callbacks, together with the other
             # requests it made (as aiohttp's body-writer task does on Python <= 3.11): a server
-            # on the same host then wakes once for them all. Waking it once per request cost ~20 us of this process's
-            # CPU a send on the development VM (benchmarks/README.md); a lone call waits
-            # microseconds for it.
+            # on the same host then wakes once for them all. Waking it once per request cost
+            # ~20 us of this process's CPU a send on the development VM (benchmarks/README.md);
+            # a lone call waits microseconds for it.
             asyncio.get_running_loop().call_soon(_send, conn, data)
             await exchange.read_head()
         except BaseException:
@@ -442,8 +442,6 @@ class AsyncHttpTransport:
             if not host:
                 raise requests.exceptions.InvalidURL(f"Invalid URL {full!r}: No host supplied")
             port = parts.port or (443 if scheme == "https" else 80)
-        except _BAD_URL as exc:
-            raise ConfigError(f"the request URL is not usable: {_detail(exc)}; {hint}", field="base_url") from None
         except (requests.exceptions.RequestException, ValueError) as exc:
             raise ConfigError(f"the request URL is not usable: {_detail(exc)}; {hint}", field="base_url") from None
         shown = f"[{host}]" if ":" in host else host
@@ -514,12 +512,15 @@ class AsyncHttpTransport:
             opening = loop.create_connection(
                 _Connection, route.host, route.port, ssl=direct_tls,
                 server_hostname=route.server_name if direct_tls is not None else None)
+            started = loop.time()
             _, opened = await asyncio.wait_for(opening, seconds)
             conn = opened
             opened.key = route.key
             pool.open.add(opened)
             if route.tunnel is not None:
-                await asyncio.wait_for(self._tunnel(opened, route, loop, target), seconds)
+                # One connect budget for the proxy, its tunnel and the TLS inside it.
+                left = max(seconds - (loop.time() - started), 0.001)
+                await asyncio.wait_for(self._tunnel(opened, route, loop, target), left)
             return opened
         except BaseException as exc:
             if conn is not None:
