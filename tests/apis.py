@@ -35,6 +35,11 @@ class Outcome:
     def text(self) -> str:
         return "".join(self.texts)
 
+    def took(self, text: str, stop_after: Optional[int]) -> bool:
+        """Records one chunk's text; whether the caller leaves the stream here."""
+        self.texts.append(text)
+        return stop_after is not None and len(self.texts) >= stop_after
+
 
 class SyncAPI:
     name = "sync"
@@ -48,8 +53,7 @@ class SyncAPI:
         try:
             with client.stream(model, messages, **params) as stream:
                 for chunk in stream:
-                    outcome.texts.append(chunk.text)
-                    if stop_after is not None and len(outcome.texts) >= stop_after:
+                    if outcome.took(chunk.text, stop_after):
                         break
                 outcome.response = stream.response
         except Exception as exc:
@@ -132,8 +136,7 @@ class AsyncAPI:
             try:
                 async with client.astream(model, messages, **params) as stream:
                     async for chunk in stream:
-                        outcome.texts.append(chunk.text)
-                        if stop_after is not None and len(outcome.texts) >= stop_after:
+                        if outcome.took(chunk.text, stop_after):
                             break
                     outcome.response = stream.response
             except Exception as exc:

@@ -773,16 +773,14 @@ def _connect_error(exc: BaseException, target: _Target, route: _Route, timeouts:
 
 
 def _reason(exc: BaseException) -> str:
-    """``connection refused``, ...: the OS's words for the errno. asyncio puts its own text in
-    place of them, and words a failure on every address of a host as ``Multiple exceptions:
-    [Errno 111] ...``, with no errno of its own."""
+    """``connection refused``, ...: the OS's words (:func:`_os_reason`). asyncio words a failure
+    on every address of a host as ``Multiple exceptions: [Errno 111] ...``, with no errno of its
+    own: the first errno named stands for them."""
     if isinstance(exc, OSError):
-        number = exc.errno
-        if number is None and not exc.strerror:
+        if exc.errno is None and not exc.strerror:
             found = _ERRNO.search(str(exc))
-            number = int(found.group(1)) if found is not None else None
-        if isinstance(number, int) and number > 0:
-            # asyncio's own text ("Connect call failed ('127.0.0.1', 9)") in place of the OS's.
-            return _os_reason(OSError(number, os.strerror(number)))
+            if found is not None:
+                number = int(found.group(1))
+                return _os_reason(OSError(number, os.strerror(number)))
         return _os_reason(exc)
     return _detail(exc)
