@@ -14,7 +14,7 @@ import socket
 import sys
 import time
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Awaitable, Callable, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _server import REPLY, stream_body  # noqa: E402
@@ -89,6 +89,19 @@ class AsyncBenchServer:
         if self.process is not None:
             self.process.terminate()
             self.process.join()
+
+
+async def gathered(call: Callable[[], Awaitable[Any]], total: int, concurrency: int) -> float:
+    """Seconds for ``total`` awaits of ``call()``, at most ``concurrency`` in flight at once."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one() -> None:
+        async with gate:
+            await call()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one() for _ in range(total)))
+    return time.perf_counter() - start
 
 
 def server_throughput(port: int, requests: int = 20000, connections: int = 32) -> Tuple[float, float]:

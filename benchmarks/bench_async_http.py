@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, Coroutine, Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _aserver import AsyncBenchServer, server_throughput  # noqa: E402
+from _aserver import AsyncBenchServer, gathered, server_throughput  # noqa: E402
 
 CALLS = 1000
 CONCURRENCY = 32
@@ -43,21 +43,9 @@ STREAM_BODY = json.dumps({"model": "bench-model", "stream": True, "messages": []
 HEADERS = {"Content-Type": "application/json", "Authorization": "Bearer sk-bench"}
 
 
-async def _gather(call: Callable[[], Awaitable[Any]], total: int, concurrency: int) -> float:
-    semaphore = asyncio.Semaphore(concurrency)
-
-    async def one() -> None:
-        async with semaphore:
-            await call()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(total)))
-    return time.perf_counter() - start
-
-
 async def _measure(call: Callable[[], Awaitable[Any]], stream: Callable[[], Awaitable[Any]]) -> Tuple[float, float]:
-    await _gather(call, 64, CONCURRENCY)  # warm the pool
-    return await _gather(call, CALLS, CONCURRENCY), await _gather(stream, STREAMS, 1)
+    await gathered(call, 64, CONCURRENCY)  # warm the pool
+    return await gathered(call, CALLS, CONCURRENCY), await gathered(stream, STREAMS, 1)
 
 
 async def aiohttp_run(url: str) -> Tuple[float, float]:

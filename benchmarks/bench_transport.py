@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _aserver import AsyncBenchServer, server_throughput  # noqa: E402
+from _aserver import AsyncBenchServer, gathered, server_throughput  # noqa: E402
 
 import llmplex  # noqa: E402
 from llmplex.client.retry import Deadline  # noqa: E402
@@ -80,15 +80,8 @@ def sync_ratio(url: str) -> None:
 
 
 async def _timed(call: Callable[[], Awaitable[Any]]) -> float:
-    gate = asyncio.Semaphore(CONCURRENCY)
-
-    async def one() -> None:
-        async with gate:
-            await call()
-
-    start = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(CALLS)))
-    return (time.perf_counter() - start) / CALLS * 1e6
+    """Microseconds a call: CALLS calls, CONCURRENCY at once."""
+    return await gathered(call, CALLS, CONCURRENCY) / CALLS * 1e6
 
 
 async def _async_ratio(url: str) -> None:
