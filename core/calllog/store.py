@@ -99,14 +99,32 @@ class CallLog:
         return conn
 
     def _init(self, conn: sqlite3.Connection) -> None:
-        # WAL: readers never block the writer; the mode is persistent in the file.
-        conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            self._wal(conn)
+        except sqlite3.Error as exc:
+            raise ConfigError(f"call log {str(self.path)!r} cannot be opened: {exc}", field="log") from None
         conn.executescript(_SCHEMA)  # IF NOT EXISTS: any number of processes may race here
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         try:
             self.path.chmod(0o600)  # prompts and answers are private
         except OSError:
             pass
+
+    def _wal(self, conn: sqlite3.Connection) -> None:
+        """WAL mode (readers never block the writer; persistent in the file), set by whichever
+        connection gets there first. Two connections switching a new file at once can get
+        "database is locked" at once, without the busy timeout (SQLite refuses to wait where
+        both would wait for each other): the loser looks again until the timeout."""
+        due = time.monotonic() + self.timeout
+        while True:
+            try:
+                if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                    conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > due:
+                    raise
+                time.sleep(0.01)
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)

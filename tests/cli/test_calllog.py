@@ -19,7 +19,7 @@ from llmplex import Client
 from llmplex.calllog.plugin import CallLogPlugin, enable
 from llmplex.calllog.store import CallLog
 from llmplex.cli.main import main
-from llmplex.errors import AuthenticationError
+from llmplex.errors import AuthenticationError, ConfigError
 from llmplex.plugins.manager import Plugins
 
 FAULTS = Path(__file__).resolve().parent.parent / "reliability" / "faults.py"
@@ -195,3 +195,40 @@ def test_a_failing_database_warns_and_the_call_still_succeeds(tmp_path: Path) ->
         with pytest.warns(Warning):
             assert client.chat("openai/gpt-4o-mini", [{"role": "user", "content": "Hi"}]).text == "fine"
         plugin.disable()
+
+
+class _LockedOnce:
+    """A connection whose first switch to WAL meets another connection switching the same new
+    file: SQLite answers "database is locked" at once, without waiting for the busy timeout."""
+
+    def __init__(self, path: str) -> None:
+        self.real = sqlite3.connect(path, isolation_level=None)
+        self.refused = 0
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if sql == "PRAGMA journal_mode = WAL" and not self.refused:
+            self.refused += 1
+            raise sqlite3.OperationalError("database is locked")
+        return self.real.execute(sql, *args)
+
+
+def test_a_wal_switch_refused_by_a_racing_connection_is_tried_again(tmp_path: Path) -> None:
+    path = str(tmp_path / "log.db")
+    conn = _LockedOnce(path)
+    CallLog(path)._wal(conn)  # type: ignore[arg-type]
+    assert conn.refused == 1
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_wal_switch_that_never_gets_the_lock_is_a_config_error(tmp_path: Path) -> None:
+    class AlwaysLocked(_LockedOnce):
+        def execute(self, sql: str, *args: Any) -> Any:
+            if sql == "PRAGMA journal_mode = WAL":
+                raise sqlite3.OperationalError("database is locked")
+            return self.real.execute(sql, *args)
+
+    path = str(tmp_path / "log.db")
+    log = CallLog(path, timeout=0.05)
+    log._local.conn = AlwaysLocked(path)
+    with pytest.raises(ConfigError, match="cannot be opened: database is locked"):
+        log.add_call({"status": "ok", "provider": "p", "model": "m", "text": "x"})
